@@ -1,0 +1,44 @@
+/** Defaults shared by server and client. Each can be overridden by an option of the same name. */
+export const DEFAULTS = {
+  /**
+   * How often the server probes each connection. With the timeout below a dead or half-open
+   * path is detected within 15 s, well below typical NAT/proxy idle timeouts (30–60 s).
+   */
+  probeIntervalMs: 10_000,
+  /** How long a probe may go unanswered before the connection is declared dead. */
+  probeTimeoutMs: 5_000,
+  /** How long a suspended session stays resumable. */
+  sessionTtlMs: 120_000,
+  /** How long a new connection may take to send its HELLO. */
+  handshakeTimeoutMs: 10_000,
+  /** Largest frame accepted, in bytes; checked before the frame is buffered. */
+  maxPayloadBytes: 1024 * 1024,
+  /** Replay buffer limit per session and direction, in messages. Passing it ends the session. */
+  maxBufferedMessages: 10_000,
+  /** Replay buffer limit per session and direction, in bytes. Passing it ends the session. */
+  maxBufferedBytes: 8 * 1024 * 1024,
+  /** Above this many unacknowledged bytes `send()` returns false until `'drain'`. */
+  highWaterMarkBytes: 1024 * 1024,
+  /** Longest a received message waits for its acknowledgement when there is nothing to carry it. */
+  ackDelayMs: 20,
+  /** Acknowledge at once after this many unacknowledged received messages. */
+  ackEveryMessages: 128,
+  /** Client: extra time beyond interval + timeout before a silent server is declared dead. */
+  watchdogSlackMs: 50,
+} as const;
+
+/** Client reconnect defaults (full-jitter exponential backoff). */
+export const RECONNECT_DEFAULTS = {
+  /** Upper bound of the first retry's delay. */
+  initialDelayMs: 250,
+  /** No retry waits longer than this. */
+  maxDelayMs: 30_000,
+  /** Growth of the delay bound per failed attempt. */
+  factor: 2,
+  /** Give up after this many consecutive failed attempts. */
+  maxAttempts: Number.POSITIVE_INFINITY,
+  /** A connection must stay open this long before the attempt counter resets. */
+  minUptimeMs: 5_000,
+  /** An attempt that has not opened a session by then is abandoned. */
+  connectTimeoutMs: 10_000,
+} as const;

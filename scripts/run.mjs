@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Entry point for the README's two commands (`npm run demo`, `npm test`) and `npm run bench`.
+// It needs only Node 20 and npm: it finds or installs the pinned pnpm, installs the workspace,
+// then runs the task. Browser tests need Chromium; on Debian as root it is installed with apt.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+const root = new URL('..', import.meta.url).pathname;
+const pnpmVersion = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).packageManager.split(
+  '@',
+)[1];
+
+function ok(cmd, args) {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+}
+
+function output(cmd, args) {
+  try {
+    return execFileSync(cmd, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function run(cmd, args, env = {}) {
+  console.log(`\n$ ${[cmd, ...args].join(' ')}`);
+  const result = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+/** Returns the argv prefix that runs the pinned pnpm. */
+function pnpm() {
+  if (output('pnpm', ['--version']) === pnpmVersion) return ['pnpm'];
+  console.log(`Installing pnpm ${pnpmVersion} with npm…`);
+  if (
+    ok('npm', ['install', '--global', `pnpm@${pnpmVersion}`]) &&
+    output('pnpm', ['--version']) === pnpmVersion
+  ) {
+    return ['pnpm'];
+  }
+  // No permission for a global install: run it through npm's cache instead.
+  return ['npx', '--yes', `pnpm@${pnpmVersion}`];
+}
+
+function ensureChromium() {
+  const path = process.env.PROBE_CHROMIUM ?? '/usr/bin/chromium';
+  if (existsSync(path)) return;
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot && ok('which', ['apt-get'])) {
+    console.log('Installing Chromium for the browser tests (apt-get)…');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'chromium'], { DEBIAN_FRONTEND: 'noninteractive' });
+    return;
+  }
+  console.error(
+    `Chromium not found at ${path}. Install it (Debian: apt-get install chromium) or point PROBE_CHROMIUM at it.`,
+  );
+  process.exit(1);
+}
+
+const task = process.argv[2];
+const [cmd, ...prefix] = pnpm();
+run(cmd, [...prefix, 'install']);
+if (task === 'test') {
+  ensureChromium();
+  run(cmd, [...prefix, 'run', 'test:all']);
+} else if (task === 'demo') {
+  run(cmd, [...prefix, 'turbo', 'run', 'build', '--filter=@probe/chat...']);
+  run(cmd, [...prefix, '--filter', '@probe/chat', 'start']);
+} else if (task === 'bench') {
+  run(cmd, [...prefix, 'turbo', 'run', 'build', '--filter=@probe/bench...']);
+  run(cmd, [...prefix, '--filter', '@probe/bench', 'bench', ...process.argv.slice(3)]);
+} else {
+  console.error('usage: node scripts/run.mjs demo|test|bench');
+  process.exit(2);
+}

@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// Tests import @probe/* from source, so no build step is needed before `vitest run`.
+const src = (name: string) =>
+  fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+const alias = {
+  '@probe/protocol': src('protocol'),
+  '@probe/server': src('server'),
+  '@probe/client': src('client'),
+  '@probe/testkit': src('testkit'),
+};
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      { resolve: { alias }, test: { name: 'protocol', root: 'packages/protocol' } },
+      { resolve: { alias }, test: { name: 'server', root: 'packages/server' } },
+      { resolve: { alias }, test: { name: 'client', root: 'packages/client' } },
+      { resolve: { alias }, test: { name: 'testkit', root: 'packages/testkit' } },
+    ],
+  },
+});
