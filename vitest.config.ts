@@ -19,6 +19,7 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'server', root: 'packages/server' } },
       { resolve: { alias }, test: { name: 'client', root: 'packages/client' } },
       { resolve: { alias }, test: { name: 'testkit', root: 'packages/testkit' } },
+      { resolve: { alias }, test: { name: 'tests', root: 'tests' } },
     ],
   },
 });

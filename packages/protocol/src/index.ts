@@ -27,3 +27,6 @@ export {
 export * from './frames.js';
 export { MAX_ID_LENGTH, MAX_REASON_LENGTH, validate } from './validate.js';
 export { PROTOCOL_VERSION } from './version.js';
+export { InboundSequence } from './inbound.js';
+export { ProbeError, type ProbeErrorCode } from './probe-error.js';
+export { ReplayBuffer } from './replay-buffer.js';

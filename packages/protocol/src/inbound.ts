@@ -1,0 +1,47 @@
+import { ProtocolError } from './errors.js';
+
+/**
+ * Receive side of one direction: accepts messages in sequence, drops replayed duplicates and
+ * tracks what still needs acknowledging.
+ */
+export class InboundSequence {
+  /** Highest sequence number received in order (0 before the first). */
+  lastSeq = 0;
+  /** Highest sequence number acknowledged to the peer. */
+  private ackedSeq = 0;
+
+  /**
+   * Returns true for the next message in order, false for a duplicate already delivered.
+   * @throws {ProtocolError} `bad-sequence` when messages were skipped.
+   */
+  accept(seq: number): boolean {
+    if (seq <= this.lastSeq) return false;
+    if (seq !== this.lastSeq + 1) {
+      throw new ProtocolError('bad-sequence', `message ${seq} arrived, expected ${this.lastSeq + 1}`);
+    }
+    this.lastSeq = seq;
+    return true;
+  }
+
+  /** Messages received but not yet acknowledged. */
+  get unacked(): number {
+    return this.lastSeq - this.ackedSeq;
+  }
+
+  /** The cumulative ack to send now, or null when the peer already has it. */
+  takeAck(): number | null {
+    if (this.lastSeq === this.ackedSeq) return null;
+    this.ackedSeq = this.lastSeq;
+    return this.lastSeq;
+  }
+
+  /** After a reconnect the peer may have missed the last ack: send it again. */
+  forgetAck(): void {
+    this.ackedSeq = 0;
+  }
+
+  reset(): void {
+    this.lastSeq = 0;
+    this.ackedSeq = 0;
+  }
+}

@@ -1,0 +1,19 @@
+/** Stable codes of {@link ProbeError}: misuse of the SDK's API, as opposed to bad wire data. */
+export type ProbeErrorCode =
+  | 'invalid-option'
+  | 'queue-full'
+  | 'session-closed'
+  | 'client-closed'
+  | 'server-closed'
+  | 'not-listening';
+
+/** Thrown by server and client APIs; `code` is stable and safe to switch on. */
+export class ProbeError extends Error {
+  override readonly name = 'ProbeError';
+  readonly code: ProbeErrorCode;
+
+  constructor(code: ProbeErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

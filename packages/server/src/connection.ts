@@ -1,0 +1,237 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  CloseCode,
+  decode,
+  encode,
+  encodeProbe,
+  type Frame,
+  FrameType,
+  type HelloFrame,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type WireData,
+} from '@probe/protocol';
+import type { SuspendReason } from './events.js';
+import type { Timed } from './scheduler.js';
+import type { Session } from './session.js';
+
+/** The few socket operations the core needs; a `ws` WebSocket satisfies it as is. */
+export interface Transport {
+  send(data: Uint8Array): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+}
+
+/** What a connection needs from the server that accepted it. */
+export interface ConnectionHost {
+  readonly options: {
+    readonly probeIntervalMs: number;
+    readonly probeTimeoutMs: number;
+    readonly handshakeTimeoutMs: number;
+    readonly maxPayloadBytes: number;
+  };
+  readonly wheel: import('./scheduler.js').TimerWheel;
+  readonly now: () => number;
+  /** Opens a new session or resumes one; resolves when the welcome is sent or the socket refused. */
+  hello(connection: Connection, hello: HelloFrame): Promise<void>;
+  connectionClosed(connection: Connection): void;
+  connectionError(connection: Connection, code: string, closeCode: number, message: string): void;
+}
+
+type Phase = 'handshake' | 'welcoming' | 'open' | 'closed';
+
+const MAX_PROBE_ID = 0xffff_ffff;
+
+/**
+ * One WebSocket connection, from upgrade to close. It knows nothing of `ws`: the binding feeds
+ * it frames and closes. Before the welcome its wheel deadline is the handshake timeout; after,
+ * it alternates between "next probe" and "probe answer due".
+ */
+export class Connection implements Timed {
+  /** @internal */ wheelAt = 0;
+  /** @internal */ wheelSlot = -1;
+  session: Session | null = null;
+  private phase: Phase = 'handshake';
+  private probeId = 0;
+  private probeSentAt = 0;
+  private probePending = false;
+  private tokenConfirmed = true;
+
+  constructor(
+    private readonly host: ConnectionHost,
+    private readonly transport: Transport,
+    readonly request: IncomingMessage | undefined,
+  ) {
+    host.wheel.schedule(this, host.now() + host.options.handshakeTimeoutMs);
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.request?.socket.remoteAddress;
+  }
+
+  get isOpen(): boolean {
+    return this.phase === 'open';
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.phase !== 'closed') this.transport.send(bytes);
+  }
+
+  /** Called by the binding for every WebSocket message. */
+  receive(data: WireData): void {
+    if (this.phase === 'closed') return;
+    let frame: Frame;
+    try {
+      frame = decode(data, this.host.options.maxPayloadBytes);
+      this.dispatch(frame);
+    } catch (error) {
+      if (error instanceof ProtocolError) this.fail(error.code, error.closeCode, error.message);
+      else throw error;
+    }
+  }
+
+  private dispatch(frame: Frame): void {
+    if (this.phase === 'handshake') {
+      if (frame.type !== FrameType.HELLO) throw unexpected(frame, 'before hello');
+      this.onHello(frame);
+      return;
+    }
+    const session = this.session;
+    if (this.phase !== 'open' || session === null) throw unexpected(frame, 'before welcome');
+    if (!this.tokenConfirmed) {
+      this.tokenConfirmed = true;
+      session.confirmToken();
+    }
+    switch (frame.type) {
+      case FrameType.MESSAGE:
+        session.receive(frame.seq, frame.data);
+        return;
+      case FrameType.PROBE_ANSWER:
+        this.onProbeAnswer(frame.id);
+        if (frame.ack !== null) session.acknowledge(frame.ack);
+        return;
+      case FrameType.ACK:
+        session.acknowledge(frame.seq);
+        return;
+      case FrameType.GOODBYE:
+        session.end('client-closed');
+        return;
+      default:
+        throw unexpected(frame, 'after welcome');
+    }
+  }
+
+  private onHello(hello: HelloFrame): void {
+    if (hello.version !== PROTOCOL_VERSION) {
+      const message = `protocol version ${hello.version} is not supported (server speaks ${PROTOCOL_VERSION})`;
+      this.fail('unsupported-version', CloseCode.UNSUPPORTED_VERSION, message);
+      return;
+    }
+    this.phase = 'welcoming';
+    this.host.hello(this, hello).catch((error: unknown) => {
+      this.fail('internal-error', CloseCode.INTERNAL_ERROR, `handshake failed: ${String(error)}`);
+    });
+  }
+
+  /** @internal the welcome was sent: start probing, spread at random over the interval. */
+  opened(session: Session): void {
+    if (this.phase !== 'welcoming') return;
+    this.phase = 'open';
+    this.session = session;
+    this.tokenConfirmed = false;
+    const { probeIntervalMs } = this.host.options;
+    this.host.wheel.schedule(this, this.host.now() + Math.random() * probeIntervalMs);
+  }
+
+  /** @internal wheel callback: handshake deadline, next probe, or probe deadline. */
+  onWheelTimer(now: number): void {
+    if (this.phase === 'handshake' || this.phase === 'welcoming') {
+      this.fail(
+        'handshake-timeout',
+        CloseCode.HANDSHAKE_TIMEOUT,
+        'no hello within the handshake timeout',
+      );
+    } else if (this.phase === 'open') {
+      if (this.probePending) this.lost('probe-timeout');
+      else this.sendProbe(now);
+    }
+  }
+
+  private sendProbe(now: number): void {
+    this.probeId = this.probeId >= MAX_PROBE_ID ? 1 : this.probeId + 1;
+    this.probeSentAt = now;
+    this.probePending = true;
+    this.transport.send(encodeProbe(this.probeId));
+    this.host.wheel.schedule(this, now + this.host.options.probeTimeoutMs);
+  }
+
+  private onProbeAnswer(id: number): void {
+    // An answer to anything but the outstanding probe is stale; the deadline still stands.
+    if (!this.probePending || id !== this.probeId) return;
+    this.probePending = false;
+    const rtt = this.host.now() - this.probeSentAt;
+    const session = this.session;
+    if (session) session.rttMs = session.rttMs === null ? rtt : session.rttMs * 0.875 + rtt * 0.125;
+    this.host.wheel.schedule(this, this.probeSentAt + this.host.options.probeIntervalMs);
+  }
+
+  /** Sends a goodbye with `code` and closes; the session, if any, is the caller's business. */
+  closeWith(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.transport.send(encode({ type: FrameType.GOODBYE, code, reason }));
+    this.transport.close(code, reason);
+    this.detach();
+  }
+
+  /** Refuses the peer: log entry, goodbye with the close code, and the session (if any) ends. */
+  fail(code: string, closeCode: number, message: string): void {
+    if (this.phase === 'closed') return;
+    this.host.connectionError(this, code, closeCode, message);
+    const session = this.session;
+    this.closeWith(closeCode, message);
+    session?.end('protocol-error');
+  }
+
+  /** The path is dead: drop the socket at once (a close handshake would hang on it). */
+  private lost(reason: SuspendReason): void {
+    const session = this.session;
+    this.transport.terminate();
+    this.detach();
+    session?.suspend(reason);
+  }
+
+  /** Called by the binding when the socket closed, whoever closed it. */
+  closed(code: number): void {
+    if (this.phase === 'closed') return;
+    const session = this.session;
+    this.detach();
+    session?.suspend(code === CloseCode.ABNORMAL ? 'reset' : 'closed');
+  }
+
+  /** Called by the binding on a socket error (the close follows). */
+  transportError(error: Error & { code?: string }): void {
+    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      this.fail('too-large', CloseCode.MESSAGE_TOO_BIG, error.message);
+    } else if (error.code?.startsWith('WS_ERR_')) {
+      this.fail('invalid-websocket-frame', CloseCode.PROTOCOL_ERROR, error.message);
+    }
+  }
+
+  /** @internal another connection took the session over. */
+  supersede(): void {
+    this.session = null;
+    this.closeWith(CloseCode.SESSION_TAKEN_OVER, 'session resumed on another connection');
+  }
+
+  private detach(): void {
+    this.phase = 'closed';
+    this.host.wheel.cancel(this);
+    if (this.session?.connection === this) this.session.connection = null;
+    this.session = null;
+    this.host.connectionClosed(this);
+  }
+}
+
+function unexpected(frame: Frame, when: string): ProtocolError {
+  return new ProtocolError('unexpected-frame', `frame type ${frame.type} is not allowed ${when}`);
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Connection } from './connection.js';
+
+const CONNECTION = Symbol('probe.connection');
+type BoundSocket = WebSocket & { [CONNECTION]?: Connection };
+
+export interface BindingTarget {
+  accept(socket: WebSocket, request: IncomingMessage): Connection;
+}
+
+// Shared listeners (no closure per socket): the connection is found on the socket itself.
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  (this as BoundSocket)[CONNECTION]?.receive(isBinary ? data : data.toString('utf8'));
+}
+function onClose(this: WebSocket, code: number): void {
+  (this as BoundSocket)[CONNECTION]?.closed(code);
+}
+function onError(this: WebSocket, error: Error): void {
+  (this as BoundSocket)[CONNECTION]?.transportError(error);
+}
+
+/**
+ * The thin adapter between `ws` and the transport-agnostic core: upgrades requests, then feeds
+ * each socket's frames and close to its {@link Connection}.
+ */
+export class WsBinding {
+  readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly target: BindingTarget,
+    maxPayload: number,
+    private readonly path: string | undefined,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.path !== undefined && pathOf(request) !== this.path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    // A socket that errors during the upgrade must not take the process down.
+    socket.on('error', () => socket.destroy());
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.bind(ws, request));
+  }
+
+  private bind(ws: WebSocket, request: IncomingMessage): void {
+    ws.binaryType = 'nodebuffer';
+    (ws as BoundSocket)[CONNECTION] = this.target.accept(ws, request);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
