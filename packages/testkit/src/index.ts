@@ -1,0 +1,9 @@
+export {
+  createFaultProxy,
+  type FaultProxy,
+  type FaultProxyOptions,
+  type FaultProxyStats,
+  type ProxiedConnection,
+} from './fault-proxy.js';
+export { type CloseInfo, RawClient, type RawClientOptions, type RawMessage } from './raw-client.js';
+export { type EventSource, once, sleep, type WaitForOptions, waitFor } from './wait.js';
