@@ -1,5 +1,6 @@
 import {
   CloseCode,
+  clampReason,
   closeCodeName,
   decode,
   decodeMessageData,
@@ -328,7 +329,7 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     socket.onerror = () => {};
     try {
       if (code === undefined && socket.terminate) socket.terminate();
-      else socket.close(code === undefined || code < 3000 ? 1000 : code, reason);
+      else socket.close(code === undefined || code < 3000 ? 1000 : code, clampReason(reason ?? ''));
     } catch {
       // Closing a socket that never opened may throw in some implementations; it is gone either way.
     }

@@ -1,6 +1,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { ProtocolError } from './errors.js';
 import { type Frame, FrameType } from './frames.js';
+import { ProbeError } from './probe-error.js';
 import { validate } from './validate.js';
 
 // Plain MessagePack only: no records/structures, no structured-clone references and undefined as
@@ -69,13 +70,27 @@ export function encodeAck(seq: number): Uint8Array {
   return packr.pack([FrameType.ACK, seq]);
 }
 
+/** @throws {ProbeError} `unencodable` when MessagePack cannot represent `data`. */
 export function encodeMessage(seq: number, data: unknown): Uint8Array {
-  return packr.pack([FrameType.MESSAGE, seq, data]);
+  try {
+    return packr.pack([FrameType.MESSAGE, seq, data]);
+  } catch (cause) {
+    throw unencodable(cause);
+  }
 }
 
 /** Encodes application data once, to be framed for many sessions (broadcast). */
 export function encodePayload(data: unknown): EncodedPayload {
-  return packr.pack(data) as unknown as EncodedPayload;
+  try {
+    return packr.pack(data) as unknown as EncodedPayload;
+  } catch (cause) {
+    throw unencodable(cause);
+  }
+}
+
+function unencodable(cause: unknown): ProbeError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new ProbeError('unencodable', `message cannot be encoded as MessagePack: ${detail}`);
 }
 
 /**
@@ -113,8 +128,9 @@ function writeUint(out: Uint8Array, at: number, n: number): void {
     out[at] = 0xce;
     view.setUint32(at + 1, n);
   } else {
-    out[at] = 0xcf;
-    view.setBigUint64(at + 1, BigInt(n));
+    // msgpackr writes integers of 2^32 and above as float64, so do the same to stay identical.
+    out[at] = 0xcb;
+    view.setFloat64(at + 1, n);
   }
 }
 

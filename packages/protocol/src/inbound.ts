@@ -17,7 +17,10 @@ export class InboundSequence {
   accept(seq: number): boolean {
     if (seq <= this.lastSeq) return false;
     if (seq !== this.lastSeq + 1) {
-      throw new ProtocolError('bad-sequence', `message ${seq} arrived, expected ${this.lastSeq + 1}`);
+      throw new ProtocolError(
+        'bad-sequence',
+        `message ${seq} arrived, expected ${this.lastSeq + 1}`,
+      );
     }
     this.lastSeq = seq;
     return true;

@@ -25,8 +25,9 @@ export {
   ProtocolErrorCodes,
 } from './errors.js';
 export * from './frames.js';
-export { MAX_ID_LENGTH, MAX_REASON_LENGTH, validate } from './validate.js';
-export { PROTOCOL_VERSION } from './version.js';
 export { InboundSequence } from './inbound.js';
 export { ProbeError, type ProbeErrorCode } from './probe-error.js';
+export { clampReason } from './reason.js';
 export { ReplayBuffer } from './replay-buffer.js';
+export { MAX_ID_LENGTH, MAX_REASON_LENGTH, validate } from './validate.js';
+export { PROTOCOL_VERSION } from './version.js';

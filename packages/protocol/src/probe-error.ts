@@ -1,6 +1,8 @@
 /** Stable codes of {@link ProbeError}: misuse of the SDK's API, as opposed to bad wire data. */
 export type ProbeErrorCode =
   | 'invalid-option'
+  /** `send()` was given a value MessagePack cannot encode (a function, a symbol, a huge BigInt). */
+  | 'unencodable'
   | 'queue-full'
   | 'session-closed'
   | 'client-closed'

@@ -40,7 +40,10 @@ export class ReplayBuffer {
    */
   ack(seq: number): number {
     if (seq > this.lastSeq) {
-      throw new ProtocolError('bad-sequence', `ack ${seq} is beyond the last message sent (${this.lastSeq})`);
+      throw new ProtocolError(
+        'bad-sequence',
+        `ack ${seq} is beyond the last message sent (${this.lastSeq})`,
+      );
     }
     let dropped = 0;
     while (this.firstSeq <= seq && this.head < this.frames.length) {

@@ -57,6 +57,18 @@ function resumeRequest(value: unknown): ResumeRequest | null {
 }
 
 /**
+ * Names a bad frame type briefly enough for a WebSocket close reason (123 bytes). Not plain
+ * JSON.stringify: it throws on a BigInt (msgpackr extension 0x42) and can be megabytes long.
+ */
+function describeType(type: unknown): string {
+  if (typeof type === 'number') return String(type);
+  if (typeof type === 'string') {
+    return JSON.stringify(type.length > 16 ? `${type.slice(0, 16)}…` : type);
+  }
+  return type === null ? 'null' : Array.isArray(type) ? 'array' : typeof type;
+}
+
+/**
  * Checks a decoded MessagePack value and returns the typed frame it holds.
  * @throws {ProtocolError} `unknown-frame-type` or `invalid-frame`, with a sentence naming the field.
  */
@@ -67,10 +79,7 @@ export function validate(value: unknown): Frame {
   const type = value[0];
   const name = typeof type === 'number' ? NAMES[type] : undefined;
   if (name === undefined) {
-    throw new ProtocolError(
-      'unknown-frame-type',
-      `unknown frame type ${JSON.stringify(type) ?? String(type)}`,
-    );
+    throw new ProtocolError('unknown-frame-type', `unknown frame type ${describeType(type)}`);
   }
   switch (type) {
     case FrameType.MESSAGE:

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   CloseCode,
+  clampReason,
   decode,
   encode,
   encodeProbe,
@@ -176,8 +177,9 @@ export class Connection implements Timed {
   }
 
   /** Sends a goodbye with `code` and closes; the session, if any, is the caller's business. */
-  closeWith(code: number, reason: string): void {
+  closeWith(code: number, fullReason: string): void {
     if (this.phase === 'closed') return;
+    const reason = clampReason(fullReason);
     this.transport.send(encode({ type: FrameType.GOODBYE, code, reason }));
     this.transport.close(code, reason);
     this.detach();

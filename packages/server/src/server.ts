@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   CloseCode,
+  closeCodeName,
   encode,
   FrameType,
   type HelloFrame,
@@ -22,8 +23,8 @@ import {
 } from './options.js';
 import { Rooms } from './rooms.js';
 import { type SchedulerStats, TimerWheel } from './scheduler.js';
-import { Session, type SessionHost } from './session.js';
-import { ExpiredIds, MemorySessionStore, type SessionStore } from './session-store.js';
+import { CLOSE_CODES, Session, type SessionHost } from './session.js';
+import { EndedSessions, MemorySessionStore, type SessionStore } from './session-store.js';
 import { randomToken } from './tokens.js';
 import { WsBinding } from './ws-binding.js';
 
@@ -69,7 +70,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   private readonly wheel: TimerWheel;
   private readonly acks: AckBatcher;
   private readonly store: SessionStore<Session<Data, In, Out>>;
-  private readonly expired = new ExpiredIds();
+  private readonly ended = new EndedSessions();
   private readonly connections = new Set<Connection>();
   private readonly binding: WsBinding;
   private httpServer: HttpServer | undefined;
@@ -120,7 +121,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       sessionClosed: (session, reason: CloseReason) => {
         this.rooms.leaveAll(session);
         void this.store.delete(session.id);
-        if (reason === 'expired') this.expired.add(session.id);
+        this.ended.add(session.id, CLOSE_CODES[reason]);
       },
       reportError: (error) => this.reportError(error),
     };
@@ -251,7 +252,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
         : (undefined as Data);
     } catch (error) {
       const reason = error instanceof Error && error.message ? error.message : 'unauthorized';
-      connection.fail('unauthorized', CloseCode.UNAUTHORIZED, reason.slice(0, 120));
+      connection.fail('unauthorized', CloseCode.UNAUTHORIZED, reason);
       return;
     }
     if (connection.isOpen || this.closing) return;
@@ -290,7 +291,9 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   }
 
   private whyUnknown(id: string): [number, string] {
-    if (this.expired.has(id)) return [CloseCode.SESSION_EXPIRED, 'session expired'];
+    const ended = this.ended.get(id);
+    if (ended !== undefined)
+      return [ended, `session ended (${closeCodeName(ended).toLowerCase()})`];
     if (!id.startsWith(this.instanceId + SESSION_ID_SEPARATOR)) {
       return [CloseCode.SERVER_RESTARTED, 'session belongs to a server instance that is gone'];
     }

@@ -39,23 +39,24 @@ export class MemorySessionStore<S> implements SessionStore<S> {
 }
 
 /**
- * Ids of sessions that expired recently, so a late resume is told `SESSION_EXPIRED` rather
- * than `SESSION_UNKNOWN`. Bounded: the oldest ids are forgotten first.
+ * Sessions that ended recently and why, so a late resume is told the precise reason (expired,
+ * buffer overflow, closed by the server) rather than "unknown". Bounded: oldest forgotten first.
  */
-export class ExpiredIds {
-  private readonly ids = new Set<string>();
+export class EndedSessions {
+  private readonly codes = new Map<string, number>();
 
   constructor(private readonly limit = 10_000) {}
 
-  add(id: string): void {
-    this.ids.add(id);
-    if (this.ids.size > this.limit) {
-      const oldest = this.ids.values().next().value;
-      if (oldest !== undefined) this.ids.delete(oldest);
+  add(id: string, closeCode: number): void {
+    this.codes.set(id, closeCode);
+    if (this.codes.size > this.limit) {
+      const oldest = this.codes.keys().next().value;
+      if (oldest !== undefined) this.codes.delete(oldest);
     }
   }
 
-  has(id: string): boolean {
-    return this.ids.has(id);
+  /** The close code the session ended with, if it ended recently. */
+  get(id: string): number | undefined {
+    return this.codes.get(id);
   }
 }

@@ -41,7 +41,8 @@ export interface SessionHost {
   reportError(error: unknown): void;
 }
 
-const CLOSE_CODES: Record<CloseReason, number> = {
+/** The close code that tells the client why its session ended. */
+export const CLOSE_CODES: Record<CloseReason, number> = {
   'client-closed': CloseCode.NORMAL,
   'server-closed': CloseCode.SESSION_CLOSED,
   expired: CloseCode.SESSION_EXPIRED,

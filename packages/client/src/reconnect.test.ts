@@ -1,0 +1,135 @@
+import { CloseCode } from '@probe/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay } from './backoff.js';
+import { ProbeClient } from './client.js';
+import type { DisconnectInfo } from './events.js';
+import { FakeSocket } from './fake-socket.js';
+
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a * 1103515245 + 12345) % 2 ** 31;
+    return a / 2 ** 31;
+  };
+}
+
+const reconnect = {
+  initialDelayMs: 100,
+  maxDelayMs: 2000,
+  factor: 2,
+  minUptimeMs: 1000,
+  connectTimeoutMs: 500,
+};
+
+function client(extra: ConstructorParameters<typeof ProbeClient>[1] = {}) {
+  const c = new ProbeClient('ws://test/', {
+    WebSocket: FakeSocket,
+    random: seeded(42),
+    reconnect,
+    ...extra,
+  });
+  const disconnects: DisconnectInfo[] = [];
+  c.on('disconnect', (info) => disconnects.push(info));
+  c.on('error', () => {});
+  return { c, disconnects };
+}
+
+const last = () => FakeSocket.created[FakeSocket.created.length - 1]!;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  FakeSocket.created = [];
+});
+afterEach(() => vi.useRealTimers());
+
+describe('reconnect policy', () => {
+  it('waits the full-jitter delay of each attempt before retrying', async () => {
+    const { c, disconnects } = client();
+    const expected = seeded(42);
+    await vi.advanceTimersByTimeAsync(0);
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      last().drop();
+      const delay = backoffDelay(attempt, reconnect, expected);
+      expect(disconnects[attempt - 1]).toMatchObject({ attempt, delayMs: delay, code: 1006 });
+      const before = FakeSocket.created.length;
+      if (delay > 0) {
+        await vi.advanceTimersByTimeAsync(delay - 1);
+        expect(FakeSocket.created.length).toBe(before);
+      }
+      await vi.advanceTimersByTimeAsync(1);
+      expect(FakeSocket.created.length).toBe(before + 1);
+    }
+    c.close();
+  });
+
+  it('resets the attempt counter only after a connection stayed up for minUptimeMs', async () => {
+    const { c, disconnects } = client();
+    await vi.advanceTimersByTimeAsync(0);
+    const cycle = async (uptimeMs: number) => {
+      last().welcome();
+      await vi.advanceTimersByTimeAsync(uptimeMs);
+      last().drop();
+      await vi.advanceTimersByTimeAsync(disconnects[disconnects.length - 1]!.delayMs);
+    };
+    await cycle(10);
+    await cycle(10);
+    await cycle(10);
+    expect(disconnects.map((d) => d.attempt)).toEqual([1, 2, 3]);
+    await cycle(1000); // stayed up long enough: back to the first attempt's delay
+    expect(disconnects.map((d) => d.attempt)).toEqual([1, 2, 3, 1]);
+    c.close();
+  });
+
+  it('stops at a final close code', async () => {
+    const { c } = client();
+    const closes: { code: number }[] = [];
+    c.on('close', (info) => closes.push(info));
+    await vi.advanceTimersByTimeAsync(0);
+    last().drop(CloseCode.UNAUTHORIZED, 'no');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(c.state).toBe('closed');
+    expect(closes).toEqual([expect.objectContaining({ code: CloseCode.UNAUTHORIZED })]);
+    expect(FakeSocket.created).toHaveLength(1);
+  });
+
+  it('gives up after maxAttempts', async () => {
+    const { c } = client({ reconnect: { ...reconnect, maxAttempts: 3 } });
+    await vi.advanceTimersByTimeAsync(0);
+    for (let i = 0; i < 10 && c.state !== 'closed'; i++) {
+      last().drop();
+      await vi.advanceTimersByTimeAsync(5000);
+    }
+    expect(c.state).toBe('closed');
+    expect(FakeSocket.created).toHaveLength(4);
+  });
+
+  it('abandons an attempt that is not welcomed within connectTimeoutMs', async () => {
+    const { c, disconnects } = client();
+    await vi.advanceTimersByTimeAsync(499);
+    expect(disconnects).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(disconnects[0]).toMatchObject({ code: CloseCode.CONNECT_TIMEOUT });
+    c.close();
+  });
+
+  it('declares a silent server dead after probe interval + timeout + slack', async () => {
+    const { c, disconnects } = client({ watchdogSlackMs: 50 });
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome(); // 1000 ms interval + 1000 ms timeout
+    await vi.advanceTimersByTimeAsync(2049);
+    expect(disconnects).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(disconnects[0]).toMatchObject({ code: CloseCode.PROBE_TIMEOUT });
+    c.close();
+  });
+
+  it('refuses impossible options with a sentence naming the option', () => {
+    expect(() => new ProbeClient('ws://x/', { reconnect: { factor: 0.5 } })).toThrow(
+      /reconnect.factor/,
+    );
+    expect(
+      () => new ProbeClient('ws://x/', { reconnect: { initialDelayMs: 10, maxDelayMs: 5 } }),
+    ).toThrow(/initialDelayMs/);
+    expect(() => new ProbeClient('ws://x/', { maxQueueMessages: 0 })).toThrow(/maxQueueMessages/);
+  });
+});
