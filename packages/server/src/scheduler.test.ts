@@ -23,7 +23,7 @@ describe('TimerWheel', () => {
     const wheel = new TimerWheel(10, 16, () => clock);
     const fired: number[][] = [[], [], []];
     const dues = [25, 95, 1000]; // the last is several rotations (16 × 10 ms) ahead
-    dues.forEach((due, i) => wheel.schedule(item(fired[i]!), due));
+    for (const [i, due] of dues.entries()) wheel.schedule(item(fired[i]!), due);
     for (let t = 0; t < 1100; t += 10) {
       clock = t + 10;
       vi.advanceTimersByTime(10);
@@ -41,7 +41,7 @@ describe('TimerWheel', () => {
     const wheel = new TimerWheel(10, 64, () => clock);
     expect(wheel.stats()).toMatchObject({ scheduled: 0, timers: 0 });
     const items = Array.from({ length: 10_000 }, () => item([]));
-    items.forEach((it, i) => wheel.schedule(it, (i % 500) + 1));
+    for (const [i, it] of items.entries()) wheel.schedule(it, (i % 500) + 1);
     expect(wheel.stats()).toMatchObject({ scheduled: 10_000, timers: 1 });
     expect(vi.getTimerCount()).toBe(1);
     clock = 600;
