@@ -123,3 +123,16 @@ describe('ending sessions', () => {
     expect(client.state).not.toBe('closed');
   });
 });
+
+describe('draining', () => {
+  it('dropConnections() closes every socket but keeps the sessions: clients resume', async () => {
+    h = await startHarness();
+    const clients = Array.from({ length: 5 }, () => h.client());
+    await Promise.all(clients.map((c) => waitForState(c, 'open')));
+    const resumed = Promise.all(clients.map((c) => once(c, 'resume', 5000)));
+    expect(h.server.dropConnections()).toBe(5);
+    await resumed;
+    expect(h.sessions).toHaveLength(5);
+    expect(h.sessions.every((s) => s.state === 'open')).toBe(true);
+  });
+});

@@ -84,10 +84,11 @@ describe('exactly-once, in-order delivery across faults', () => {
     h.proxy.latest()!.blackhole();
     await waitForState(d.client, 'reconnecting', 5000);
     d.pump(7);
-    const serverResume = once<[{ replayedToClient: number }]>(d.session!, 'resume', 5000);
-    const clientResume = once<[{ replayedToServer: number }]>(d.client, 'resume', 5000);
-    expect((await serverResume)[0].replayedToClient).toBe(7);
-    expect((await clientResume)[0].replayedToServer).toBe(7);
+    d.session!.send({ n: 0 }); // one more from the server only
+    const serverResume = once<[object]>(d.session!, 'resume', 5000);
+    const clientResume = once<[object]>(d.client, 'resume', 5000);
+    expect((await serverResume)[0]).toEqual({ replayedToClient: 8, replayedFromClient: 7 });
+    expect((await clientResume)[0]).toMatchObject({ replayedToServer: 7, replayedFromServer: 8 });
   });
 });
 

@@ -176,7 +176,12 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     );
     const resume =
       this.sessionId && this.token
-        ? { sessionId: this.sessionId, token: this.token, lastSeq: this.inbound.lastSeq }
+        ? {
+            sessionId: this.sessionId,
+            token: this.token,
+            lastSeq: this.inbound.lastSeq,
+            sentSeq: this.outbound.lastSeq,
+          }
         : null;
     socket.onopen = () => {
       socket.send(
@@ -268,7 +273,11 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     this.setState('open');
     this.emit('open', { sessionId: welcome.sessionId, resumed });
     if (resumed)
-      this.emit('resume', { sessionId: welcome.sessionId, replayedToServer: replay.length });
+      this.emit('resume', {
+        sessionId: welcome.sessionId,
+        replayedToServer: replay.length,
+        replayedFromServer: welcome.sentSeq - this.inbound.lastSeq,
+      });
     this.checkDrain();
   }
 

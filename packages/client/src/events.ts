@@ -10,6 +10,8 @@ export interface ClientResumeInfo {
   sessionId: string;
   /** Messages re-sent to the server because it had not received them. */
   replayedToServer: number;
+  /** Messages the server is re-sending because this client had not received them. */
+  replayedFromServer: number;
 }
 
 /** Why the server refused to resume, as a stable string. */

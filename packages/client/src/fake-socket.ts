@@ -41,6 +41,7 @@ export class FakeSocket implements WebSocketLike {
       maxPayloadBytes: 1 << 20,
       resumed,
       lastSeq: 0,
+      sentSeq: 0,
     });
     this.onmessage?.({ data: new Uint8Array(frame).buffer });
   }

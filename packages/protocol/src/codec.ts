@@ -28,6 +28,7 @@ export function encode(frame: Frame): Uint8Array {
         frame.resume.sessionId,
         frame.resume.token,
         frame.resume.lastSeq,
+        frame.resume.sentSeq,
       ];
       return packr.pack([frame.type, frame.version, frame.auth ?? null, resume]);
     }
@@ -42,6 +43,7 @@ export function encode(frame: Frame): Uint8Array {
         frame.maxPayloadBytes,
         frame.resumed,
         frame.lastSeq,
+        frame.sentSeq,
       ]);
     case FrameType.PROBE:
       return encodeProbe(frame.id);

@@ -26,6 +26,8 @@ export interface ResumeRequest {
   readonly token: string;
   /** Highest server→client sequence number the client has received (0 for none). */
   readonly lastSeq: number;
+  /** Highest client→server sequence number the client has assigned, sent or queued (0 for none). */
+  readonly sentSeq: number;
 }
 
 /** client → server */
@@ -52,6 +54,8 @@ export interface WelcomeFrame {
   readonly resumed: boolean;
   /** Highest client→server sequence number the server has received (0 for none). */
   readonly lastSeq: number;
+  /** Highest server→client sequence number the server has assigned (0 for none). */
+  readonly sentSeq: number;
 }
 
 /** server → client */

@@ -46,13 +46,14 @@ function arity(frame: string, value: readonly unknown[], min: number, max = min)
 
 function resumeRequest(value: unknown): ResumeRequest | null {
   if (value === null) return null;
-  if (!Array.isArray(value) || value.length !== 3) {
-    fail('hello', "requires 'resume' to be null or [sessionId, token, lastSeq]");
+  if (!Array.isArray(value) || value.length !== 4) {
+    fail('hello', "requires 'resume' to be null or [sessionId, token, lastSeq, sentSeq]");
   }
   return {
     sessionId: id('hello', 'resume.sessionId', value[0]),
     token: id('hello', 'resume.token', value[1]),
     lastSeq: uint('hello', 'resume.lastSeq', value[2]),
+    sentSeq: uint('hello', 'resume.sentSeq', value[3]),
   };
 }
 
@@ -109,7 +110,7 @@ export function validate(value: unknown): Frame {
         resume: resumeRequest(value[3]),
       };
     case FrameType.WELCOME:
-      arity(name, value, 9);
+      arity(name, value, 10);
       if (typeof value[7] !== 'boolean') fail(name, "requires a boolean 'resumed'");
       return {
         type,
@@ -121,6 +122,7 @@ export function validate(value: unknown): Frame {
         maxPayloadBytes: uint(name, 'maxPayloadBytes', value[6]),
         resumed: value[7],
         lastSeq: uint(name, 'lastSeq', value[8]),
+        sentSeq: uint(name, 'sentSeq', value[9]),
       };
     default: {
       arity(name, value, 3);

@@ -28,8 +28,8 @@ export type CloseReason =
 export interface ResumeInfo {
   /** Messages the server re-sent to the client because the client had not received them. */
   replayedToClient: number;
-  /** Messages the client said it had already received when it resumed. */
-  clientLastSeq: number;
+  /** Messages the client is re-sending because the server had not received them. */
+  replayedFromClient: number;
 }
 
 /** A connection refused or cut for misbehaving: the server's log entry for it. */

@@ -24,8 +24,8 @@ describe('resume over the wire', () => {
     first.raw.sendFrame({ type: FrameType.ACK, seq: 0 }); // confirms the token: the next one is new
     await sleep(50);
     s.sessions[0]!.send('buffered-1');
-    const second = await rawSession(s.url, { sessionId, token, lastSeq: 0 });
-    expect(second.welcome).toMatchObject({ resumed: true, sessionId, lastSeq: 0 });
+    const second = await rawSession(s.url, { sessionId, token, lastSeq: 0, sentSeq: 0 });
+    expect(second.welcome).toMatchObject({ resumed: true, sessionId, lastSeq: 0, sentSeq: 1 });
     expect(second.welcome.token).not.toBe(token);
     const closed = await first.raw.waitForClose();
     expect(closed.code).toBe(CloseCode.SESSION_TAKEN_OVER);
@@ -47,7 +47,7 @@ describe('resume over the wire', () => {
         type: FrameType.HELLO,
         version: PROTOCOL_VERSION,
         auth: null,
-        resume: { sessionId, token: `guess-${i}`, lastSeq: 0 },
+        resume: { sessionId, token: `guess-${i}`, lastSeq: 0, sentSeq: 0 },
       });
       expect((await guess.waitForClose()).code).toBe(CloseCode.TOKEN_INVALID);
     }
@@ -71,7 +71,7 @@ describe('resume over the wire', () => {
       type: FrameType.HELLO,
       version: PROTOCOL_VERSION,
       auth: null,
-      resume: { sessionId: `${s.server.instanceId}.nope`, token: 'x', lastSeq: 0 },
+      resume: { sessionId: `${s.server.instanceId}.nope`, token: 'x', lastSeq: 0, sentSeq: 0 },
     });
     expect((await unknown.waitForClose()).code).toBe(CloseCode.SESSION_UNKNOWN);
     const foreign = await RawClient.connect(s.url);
@@ -79,7 +79,7 @@ describe('resume over the wire', () => {
       type: FrameType.HELLO,
       version: PROTOCOL_VERSION,
       auth: null,
-      resume: { sessionId: 'otherinstance.abc', token: 'x', lastSeq: 0 },
+      resume: { sessionId: 'otherinstance.abc', token: 'x', lastSeq: 0, sentSeq: 0 },
     });
     expect((await foreign.waitForClose()).code).toBe(CloseCode.SERVER_RESTARTED);
   });
@@ -90,7 +90,12 @@ describe('resume over the wire', () => {
     const first = await rawSession(s.url);
     first.raw.sendFrame({ type: FrameType.ACK, seq: 0 }); // confirms the first token
     await waitFor(() => s.sessions[0]?.state === 'open');
-    const original = { sessionId: first.welcome.sessionId, token: first.welcome.token, lastSeq: 0 };
+    const original = {
+      sessionId: first.welcome.sessionId,
+      token: first.welcome.token,
+      lastSeq: 0,
+      sentSeq: 0,
+    };
     // Resume, but "lose" the welcome: never send on that connection.
     const lostWelcome = await rawSession(s.url, original);
     lostWelcome.raw.terminate();
@@ -126,7 +131,12 @@ describe('resume over the wire', () => {
       type: FrameType.HELLO,
       version: PROTOCOL_VERSION,
       auth: null,
-      resume: { sessionId: first.welcome.sessionId, token: first.welcome.token, lastSeq: 5 },
+      resume: {
+        sessionId: first.welcome.sessionId,
+        token: first.welcome.token,
+        lastSeq: 5,
+        sentSeq: 0,
+      },
     });
     expect((await liar.waitForClose()).code).toBe(CloseCode.PROTOCOL_ERROR);
   });

@@ -207,6 +207,22 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   }
 
   /**
+   * Closes every connection with 4000 `SERVER_SHUTDOWN` (retryable) but keeps the sessions:
+   * clients reconnect and resume. Use it to drain a server before handing its sessions over,
+   * or to shed connections under load.
+   * @returns how many connections were closed.
+   */
+  dropConnections(reason = 'server draining connections'): number {
+    const connections = [...this.connections];
+    for (const connection of connections) {
+      const session = connection.session;
+      connection.closeWith(CloseCode.SERVER_SHUTDOWN, reason);
+      session?.suspend('closed');
+    }
+    return connections.length;
+  }
+
+  /**
    * Graceful shutdown: every client is told to reconnect later (close code 4000, retryable),
    * sessions end with `'server-shutdown'`, and the HTTP server closes if `listen()` made it.
    */
@@ -284,10 +300,18 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       );
       return;
     }
+    if (request.sentSeq < session.inbound.lastSeq) {
+      connection.fail(
+        'bad-sequence',
+        CloseCode.PROTOCOL_ERROR,
+        'resume forgets messages already received',
+      );
+      return;
+    }
     session.connection?.supersede();
     session.outbound.ack(request.lastSeq);
     if (!this.welcome(connection, session, session.inbound.lastSeq, true)) return;
-    session.attach(connection, request.lastSeq);
+    session.attach(connection, request);
   }
 
   private whyUnknown(id: string): [number, string] {
@@ -321,6 +345,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
         maxPayloadBytes,
         resumed,
         lastSeq,
+        sentSeq: session.outbound.lastSeq,
       }),
     );
     connection.opened(session as Session);

@@ -7,6 +7,7 @@ import {
   InboundSequence,
   ProbeError,
   ReplayBuffer,
+  type ResumeRequest,
 } from '@probe/protocol';
 import { EventEmitter } from 'eventemitter3';
 import type { AckBatcher } from './ack-batcher.js';
@@ -166,17 +167,20 @@ export class Session<Data = unknown, In = unknown, Out = unknown>
   }
 
   /** @internal called once the welcome went out on `connection`. */
-  attach(connection: Connection, resumedFrom: number | null): void {
+  attach(connection: Connection, resume: ResumeRequest | null): void {
     this.host.wheel.cancel(this);
     this.connection = connection;
     this.state = 'open';
-    if (resumedFrom === null) return;
+    if (resume === null) return;
     // The peer may have missed our last ack: send it again with the replay.
     this.inbound.forgetAck();
-    const replay = this.outbound.since(resumedFrom);
+    const replay = this.outbound.since(resume.lastSeq);
     for (const frame of replay) connection.send(frame);
     this.flushAck();
-    this.emit('resume', { replayedToClient: replay.length, clientLastSeq: resumedFrom });
+    this.emit('resume', {
+      replayedToClient: replay.length,
+      replayedFromClient: resume.sentSeq - this.inbound.lastSeq,
+    });
   }
 
   /** @internal the connection is gone; keep the session for `sessionTtlMs`. */

@@ -25,7 +25,7 @@ export async function listeningServer(options: ProbeServerOptions = {}) {
 /** Opens a raw connection and completes a hello; returns the client and its welcome. */
 export async function rawSession(
   url: string,
-  resume: { sessionId: string; token: string; lastSeq: number } | null = null,
+  resume: { sessionId: string; token: string; lastSeq: number; sentSeq: number } | null = null,
   auth: unknown = null,
 ): Promise<{ raw: RawClient; welcome: WelcomeFrame }> {
   const raw = await RawClient.connect(url);
