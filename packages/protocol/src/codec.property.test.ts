@@ -49,9 +49,10 @@ const frameArbitraries = {
       type: fc.constant(FrameType.HELLO),
       version: fc.integer({ min: 0, max: 0xffff }),
       auth: data,
-      resume: fc.option(fc.record({ sessionId: id, token: id, lastSeq: safeUint }, plainRecord), {
-        nil: null,
-      }),
+      resume: fc.option(
+        fc.record({ sessionId: id, token: id, lastSeq: safeUint, sentSeq: safeUint }, plainRecord),
+        { nil: null },
+      ),
     },
     plainRecord,
   ),
@@ -66,6 +67,7 @@ const frameArbitraries = {
       maxPayloadBytes: safeUint,
       resumed: fc.boolean(),
       lastSeq: safeUint,
+      sentSeq: safeUint,
     },
     plainRecord,
   ),
@@ -204,7 +206,7 @@ const canaries: [Uint8Array, Frame][] = (
       type: FrameType.HELLO,
       version: 1,
       auth: null,
-      resume: { sessionId: 's1', token: 't0k', lastSeq: 0x50 },
+      resume: { sessionId: 's1', token: 't0k', lastSeq: 0x50, sentSeq: 0x7f },
     },
   ] satisfies Frame[]
 ).map((frame) => [plain(encode(frame)), frame]);

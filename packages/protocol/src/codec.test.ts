@@ -47,6 +47,7 @@ const welcome: Frame = {
   maxPayloadBytes: 1_048_576,
   resumed: false,
   lastSeq: 0,
+  sentSeq: 0,
 };
 
 describe('decode(encode(frame)) round-trips every frame type', () => {
@@ -55,18 +56,31 @@ describe('decode(encode(frame)) round-trips every frame type', () => {
     ['hello, fresh session', hello],
     ['hello with auth', { ...hello, auth: { token: 'abc', scopes: ['a', 'b'] } }],
     ['hello with auth string', { ...hello, auth: 'bearer xyz' }],
-    ['hello with resume', { ...hello, resume: { sessionId: 's1', token: 't0k', lastSeq: 42 } }],
+    [
+      'hello with resume',
+      { ...hello, resume: { sessionId: 's1', token: 't0k', lastSeq: 42, sentSeq: 19 } },
+    ],
+    [
+      'hello with resume, nothing received or sent yet',
+      { ...hello, resume: { sessionId: 's1', token: 't0k', lastSeq: 0, sentSeq: 0 } },
+    ],
     [
       'hello with auth and resume at the limits',
       {
         ...hello,
         version: 0xffff,
         auth: [1, 2, 3],
-        resume: { sessionId: id, token: id, lastSeq: Number.MAX_SAFE_INTEGER },
+        resume: {
+          sessionId: id,
+          token: id,
+          lastSeq: Number.MAX_SAFE_INTEGER,
+          sentSeq: Number.MAX_SAFE_INTEGER,
+        },
       },
     ],
     ['welcome, new session', welcome],
-    ['welcome, resumed', { ...welcome, resumed: true, lastSeq: 17, token: 'n3w' }],
+    ['welcome, resumed', { ...welcome, resumed: true, lastSeq: 17, sentSeq: 43, token: 'n3w' }],
+    ['welcome, sentSeq 2^32 (float64)', { ...welcome, resumed: true, sentSeq: 2 ** 32 }],
     [
       'welcome at the limits',
       {
@@ -78,6 +92,7 @@ describe('decode(encode(frame)) round-trips every frame type', () => {
         probeTimeoutMs: 0,
         maxPayloadBytes: Number.MAX_SAFE_INTEGER,
         lastSeq: Number.MAX_SAFE_INTEGER,
+        sentSeq: Number.MAX_SAFE_INTEGER,
       },
     ],
     ['probe 0', { type: FrameType.PROBE, id: 0 }],
@@ -162,7 +177,7 @@ describe('decode(encode(frame)) round-trips every frame type', () => {
 describe('decode refuses invalid input with a stable code and close code', () => {
   const id = 'i'.repeat(MAX_ID_LENGTH);
   const tooLongId = 'i'.repeat(MAX_ID_LENGTH + 1);
-  const welcomeFields = [2, 1, 's1', 't0k', 10_000, 5_000, 1_048_576, false, 0];
+  const welcomeFields = [2, 1, 's1', 't0k', 10_000, 5_000, 1_048_576, false, 0, 0];
   const welcomeWith = (index: number, value: unknown) =>
     raw(welcomeFields.map((field, i) => (i === index ? value : field)));
   const bad = (code: ProtocolErrorCode, closeCode: number, cases: [string, WireData, string][]) =>
@@ -238,12 +253,49 @@ describe('decode refuses invalid input with a stable code and close code', () =>
       ['hello with version 65536', raw([1, 65_536, null, null]), "'version' from 0 to 65535"],
       ['hello with a map resume', raw([1, 1, null, { sessionId: 's' }]), "'resume'"],
       ['hello with a short resume', raw([1, 1, null, ['s1', 't0k']]), "'resume'"],
-      ['hello with an empty session id', raw([1, 1, null, ['', 't0k', 0]]), "'resume.sessionId'"],
-      ['hello with a numeric session id', raw([1, 1, null, [1, 't', 0]]), "'resume.sessionId'"],
-      ['hello with an over-long token', raw([1, 1, null, ['s', tooLongId, 0]]), "'resume.token'"],
-      ['hello with a negative lastSeq', raw([1, 1, null, ['s', 't', -1]]), "'resume.lastSeq'"],
-      ['hello with a fractional lastSeq', raw([1, 1, null, [id, id, 0.5]]), "'resume.lastSeq'"],
-      ['welcome with 8 fields', raw(welcomeFields.slice(0, 8)), "'welcome' must have 9 elements"],
+      [
+        'hello with the old 3-element resume (no sentSeq)',
+        raw([1, 1, null, ['s1', 't0k', 0]]),
+        "'resume' to be null or [sessionId, token, lastSeq, sentSeq]",
+      ],
+      ['hello with a 5-element resume', raw([1, 1, null, ['s1', 't0k', 0, 0, 0]]), "'resume'"],
+      [
+        'hello with an empty session id',
+        raw([1, 1, null, ['', 't0k', 0, 0]]),
+        "'resume.sessionId'",
+      ],
+      ['hello with a numeric session id', raw([1, 1, null, [1, 't', 0, 0]]), "'resume.sessionId'"],
+      [
+        'hello with an over-long token',
+        raw([1, 1, null, ['s', tooLongId, 0, 0]]),
+        "'resume.token'",
+      ],
+      ['hello with a negative lastSeq', raw([1, 1, null, ['s', 't', -1, 0]]), "'resume.lastSeq'"],
+      ['hello with a fractional lastSeq', raw([1, 1, null, [id, id, 0.5, 0]]), "'resume.lastSeq'"],
+      ['hello with a nil sentSeq', raw([1, 1, null, ['s', 't', 0, null]]), "'resume.sentSeq'"],
+      ['hello with a negative sentSeq', raw([1, 1, null, ['s', 't', 0, -1]]), "'resume.sentSeq'"],
+      [
+        'hello with a fractional sentSeq',
+        raw([1, 1, null, ['s', 't', 0, 1.5]]),
+        "'resume.sentSeq'",
+      ],
+      [
+        'hello with an unsafe sentSeq',
+        raw([1, 1, null, ['s', 't', 0, 2 ** 53]]),
+        "'resume.sentSeq'",
+      ],
+      ['hello with a string sentSeq', raw([1, 1, null, ['s', 't', 0, '1']]), "'resume.sentSeq'"],
+      ['welcome with 8 fields', raw(welcomeFields.slice(0, 8)), "'welcome' must have 10 elements"],
+      [
+        'welcome with the old 9 fields (no sentSeq)',
+        raw(welcomeFields.slice(0, 9)),
+        "'welcome' must have 10 elements, got 9",
+      ],
+      [
+        'welcome with 11 fields',
+        raw([...welcomeFields, 0]),
+        "'welcome' must have 10 elements, got 11",
+      ],
       ['welcome with a fractional version', welcomeWith(1, 1.5), "'version'"],
       [
         'welcome with an over-long session id',
@@ -256,6 +308,11 @@ describe('decode refuses invalid input with a stable code and close code', () =>
       ['welcome with a fractional maxPayloadBytes', welcomeWith(6, 1.5), "'maxPayloadBytes'"],
       ['welcome with resumed 1', welcomeWith(7, 1), "'resumed'"],
       ['welcome with a negative lastSeq', welcomeWith(8, -1), "'lastSeq'"],
+      ['welcome with a nil sentSeq', welcomeWith(9, null), "'sentSeq' from 0 to"],
+      ['welcome with a negative sentSeq', welcomeWith(9, -1), "'sentSeq'"],
+      ['welcome with a fractional sentSeq', welcomeWith(9, 0.5), "'sentSeq'"],
+      ['welcome with an unsafe sentSeq', welcomeWith(9, 2 ** 53), "'sentSeq'"],
+      ['welcome with a boolean sentSeq', welcomeWith(9, true), "'sentSeq'"],
       ['goodbye without reason', raw([7, 1000]), "'goodbye' must have 3 elements"],
       ['goodbye with code 999', raw([7, 999, '']), "'code' from 1000 to 4999"],
       ['goodbye with code 5000', raw([7, 5000, '']), "'code'"],
@@ -316,7 +373,13 @@ describe('decode refuses invalid input with a stable code and close code', () =>
     });
     expect(decode(raw([7, 1000, '']))).toMatchObject({ code: 1000 });
     expect(decode(raw([7, 4999, '']))).toMatchObject({ code: 4999 });
-    expect(decode(raw([1, 1, null, [id, id, 0]]))).toMatchObject({ resume: { lastSeq: 0 } });
+    expect(decode(raw([1, 1, null, [id, id, 0, Number.MAX_SAFE_INTEGER]]))).toMatchObject({
+      resume: { lastSeq: 0, sentSeq: Number.MAX_SAFE_INTEGER },
+    });
+    expect(decode(raw([...welcomeFields.slice(0, 9), Number.MAX_SAFE_INTEGER]))).toMatchObject({
+      lastSeq: 0,
+      sentSeq: Number.MAX_SAFE_INTEGER,
+    });
     // Any MessagePack integer width is accepted, not only the shortest one.
     expect(decode(bytes(0x92, 0x06, 0xcf, 0, 0, 0, 0, 0, 0, 0, 5))).toStrictEqual({
       type: FrameType.ACK,
@@ -345,20 +408,20 @@ describe('encoded sizes', () => {
     ['ack 65535', encodeAck(65_535), 5],
     ['goodbye 1000, empty reason', encode({ type: FrameType.GOODBYE, code: 1000, reason: '' }), 6],
     ['hello, no auth, no resume', encode(hello), 5],
-    ['welcome, 2-char id, 3-char token', encode(welcome), 23],
+    ['welcome, 2-char id, 3-char token', encode(welcome), 24],
     // The reference server's ids are 56 characters and its tokens 43 (base64url).
     [
       'welcome, 56-char id, 43-char token',
       encode({ ...welcome, sessionId: 's'.repeat(56), token: 't'.repeat(43) }),
-      119,
+      120,
     ],
     [
-      'hello resuming, 56-char id, 43-char token, lastSeq 1000',
+      'hello resuming, 56-char id, 43-char token, lastSeq 1000, sentSeq 1000',
       encode({
         ...hello,
-        resume: { sessionId: 's'.repeat(56), token: 't'.repeat(43), lastSeq: 1000 },
+        resume: { sessionId: 's'.repeat(56), token: 't'.repeat(43), lastSeq: 1000, sentSeq: 1000 },
       }),
-      111,
+      114,
     ],
   ];
   it.each(sizes)('%s: %i bytes', (_name, frame, size) => {
@@ -416,14 +479,14 @@ describe('wire examples in PROTOCOL.md', () => {
     ],
     [
       'hello with resume',
-      encode({ ...hello, resume: { sessionId: 's1', token: 't0k', lastSeq: 42 } }),
-      '9401 01c0 93a27331a374306b2a',
+      encode({ ...hello, resume: { sessionId: 's1', token: 't0k', lastSeq: 42, sentSeq: 19 } }),
+      '9401 01c0 94a27331a374306b2a13',
     ],
-    ['welcome', encode(welcome), '9902 01 a27331 a374306b cd2710 cd1388 ce00100000 c2 00'],
+    ['welcome', encode(welcome), '9a02 01 a27331 a374306b cd2710 cd1388 ce00100000 c2 00 00'],
     [
       'welcome, resumed',
-      encode({ ...welcome, token: 'n3w', resumed: true, lastSeq: 17 }),
-      '9902 01 a27331 a36e3377 cd2710 cd1388 ce00100000 c3 11',
+      encode({ ...welcome, token: 'n3w', resumed: true, lastSeq: 17, sentSeq: 43 }),
+      '9a02 01 a27331 a36e3377 cd2710 cd1388 ce00100000 c3 11 2b',
     ],
     ['probe 7', encodeProbe(7), '9203 07'],
     ['probe 65535', encodeProbe(65_535), '9203 cdffff'],

@@ -16,11 +16,14 @@ import type { SuspendReason } from './events.js';
 import type { Timed } from './scheduler.js';
 import type { Session } from './session.js';
 
-/** The few socket operations the core needs; a `ws` WebSocket satisfies it as is. */
+/** The few socket operations the core needs. */
 export interface Transport {
   send(data: Uint8Array): void;
   close(code: number, reason: string): void;
   terminate(): void;
+  /** Optional: hold writes until {@link uncork}, so a burst of frames becomes one write. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** What a connection needs from the server that accepted it. */
@@ -57,6 +60,7 @@ export class Connection implements Timed {
   private probeSentAt = 0;
   private probePending = false;
   private tokenConfirmed = true;
+  private corked = false;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -74,8 +78,24 @@ export class Connection implements Timed {
     return this.phase === 'open';
   }
 
+  /**
+   * Frames sent in one turn of the event loop (an echo burst, a replay, a broadcast) are
+   * coalesced into one socket write: a syscall per frame is what costs most at high rates.
+   */
   send(bytes: Uint8Array): void {
-    if (this.phase !== 'closed') this.transport.send(bytes);
+    if (this.phase === 'closed') return;
+    if (!this.corked && this.transport.cork) {
+      this.corked = true;
+      this.transport.cork();
+      process.nextTick(uncork, this);
+    }
+    this.transport.send(bytes);
+  }
+
+  /** @internal */
+  flushWrites(): void {
+    this.corked = false;
+    this.transport.uncork?.();
   }
 
   /** Called by the binding for every WebSocket message. */
@@ -232,6 +252,10 @@ export class Connection implements Timed {
     this.session = null;
     this.host.connectionClosed(this);
   }
+}
+
+function uncork(connection: Connection): void {
+  connection.flushWrites();
 }
 
 function unexpected(frame: Frame, when: string): ProtocolError {

@@ -12,9 +12,8 @@ import {
   type ResumeRequest,
 } from '@probe/protocol';
 import { EventEmitter } from 'eventemitter3';
-import type { WebSocket } from 'ws';
 import { AckBatcher } from './ack-batcher.js';
-import { Connection, type ConnectionHost } from './connection.js';
+import { Connection, type ConnectionHost, type Transport } from './connection.js';
 import type { CloseReason, ConnectionErrorInfo } from './events.js';
 import {
   type ProbeServerOptions,
@@ -246,8 +245,8 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
     }
   }
 
-  private accept(ws: WebSocket, request: IncomingMessage): Connection {
-    const connection = new Connection(this.connectionHost, ws, request);
+  private accept(transport: Transport, request: IncomingMessage): Connection {
+    const connection = new Connection(this.connectionHost, transport, request);
     this.connections.add(connection);
     const { allowOrigin } = this.options;
     if (allowOrigin && !allowOrigin(request.headers.origin, request)) {

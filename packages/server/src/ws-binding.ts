@@ -1,13 +1,39 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { Connection } from './connection.js';
+import type { Connection, Transport } from './connection.js';
 
 const CONNECTION = Symbol('probe.connection');
+
+/** Adapts a `ws` socket to the core's {@link Transport}: one small object, no closures. */
+class WsTransport implements Transport {
+  constructor(private readonly ws: WebSocket & { _socket?: Duplex | null }) {}
+
+  send(data: Uint8Array): void {
+    this.ws.send(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  // `ws` exposes no batching API; corking its TCP socket makes its frame writes one writev.
+  cork(): void {
+    this.ws._socket?.cork();
+  }
+
+  uncork(): void {
+    this.ws._socket?.uncork();
+  }
+}
 type BoundSocket = WebSocket & { [CONNECTION]?: Connection };
 
 export interface BindingTarget {
-  accept(socket: WebSocket, request: IncomingMessage): Connection;
+  accept(transport: Transport, request: IncomingMessage): Connection;
 }
 
 // Shared listeners (no closure per socket): the connection is found on the socket itself.
@@ -53,7 +79,7 @@ export class WsBinding {
 
   private bind(ws: WebSocket, request: IncomingMessage): void {
     ws.binaryType = 'nodebuffer';
-    (ws as BoundSocket)[CONNECTION] = this.target.accept(ws, request);
+    (ws as BoundSocket)[CONNECTION] = this.target.accept(new WsTransport(ws), request);
     ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);
