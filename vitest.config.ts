@@ -19,7 +19,12 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'server', root: 'packages/server' } },
       { resolve: { alias }, test: { name: 'client', root: 'packages/client' } },
       { resolve: { alias }, test: { name: 'testkit', root: 'packages/testkit' } },
-      { resolve: { alias }, test: { name: 'tests', root: 'tests' } },
+      { resolve: { alias }, test: { name: 'chat', root: 'apps/chat' } },
+      {
+        resolve: { alias },
+        // --expose-gc: the soak suite measures heap growth after forced collections.
+        test: { name: 'tests', root: 'tests', execArgv: ['--expose-gc'] },
+      },
     ],
   },
 });

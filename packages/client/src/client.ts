@@ -67,6 +67,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
   private attempt = 0;
   private generation = 0;
   private openedAt = 0;
+  /** How long the connection that just dropped had been open (0 if it never opened). */
+  private uptimeMs = 0;
   /** Highest sequence number written to a connection that was open at the time. */
   private writtenSeq = 0;
   private aboveHighWater = false;
@@ -351,6 +353,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
   private releaseSocket(code?: number, reason?: string): void {
     const socket = this.socket;
     this.socket = null;
+    // Only a connection that was welcomed has an uptime; a failed attempt has none.
+    this.uptimeMs = this.welcomed ? Date.now() - this.openedAt : 0;
     this.welcomed = false;
     this.watchdog.stop();
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
@@ -372,8 +376,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
 
   private disconnected(code: number, reason: string): void {
     if (this.state === 'closed') return;
-    const uptime = this.everOpened ? Date.now() - this.openedAt : 0;
-    if (uptime >= this.options.reconnect.minUptimeMs) this.attempt = 0;
+    if (this.uptimeMs >= this.options.reconnect.minUptimeMs) this.attempt = 0;
+    this.uptimeMs = 0;
     if (endsSession(code)) this.loseSession(code);
     if (!isRetryableClose(code)) {
       this.finish(code, reason);

@@ -80,6 +80,19 @@ describe('reconnect policy', () => {
     c.close();
   });
 
+  it('keeps growing the backoff after a long-lived connection when the retries fail', async () => {
+    const { c, disconnects } = client();
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    await vi.advanceTimersByTimeAsync(1500); // past minUptimeMs (1000), before the watchdog (2050)
+    for (let i = 0; i < 4; i++) {
+      last().drop();
+      await vi.advanceTimersByTimeAsync(disconnects[disconnects.length - 1]!.delayMs);
+    }
+    expect(disconnects.map((d) => d.attempt)).toEqual([1, 2, 3, 4]);
+    c.close();
+  });
+
   it('stops at a final close code', async () => {
     const { c } = client();
     const closes: { code: number }[] = [];

@@ -78,6 +78,11 @@ export class Connection implements Timed {
     return this.phase === 'open';
   }
 
+  /** Between a valid hello and the welcome (authentication, session lookup). */
+  get isWelcoming(): boolean {
+    return this.phase === 'welcoming';
+  }
+
   /**
    * Frames sent in one turn of the event loop (an echo burst, a replay, a broadcast) are
    * coalesced into one socket write: a syscall per frame is what costs most at high rates.

@@ -270,17 +270,21 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       connection.fail('unauthorized', CloseCode.UNAUTHORIZED, reason);
       return;
     }
-    if (connection.isOpen || this.closing) return;
+    if (!connection.isWelcoming || this.closing) return;
     const id = `${this.instanceId}${SESSION_ID_SEPARATOR}${randomToken()}`;
     const session = new Session<Data, In, Out>(id, data, this.sessionHost);
     if (!this.welcome(connection, session, 0, false)) return;
     await this.store.set(id, session);
-    session.attach(connection, null);
+    // With an async store the connection may have dropped meanwhile: then the new session
+    // starts suspended and can be resumed like any other.
+    if (connection.isOpen) session.attach(connection, null);
+    else session.suspend('closed');
     this.emit('session', session);
   }
 
   private async resume(connection: Connection, request: ResumeRequest): Promise<void> {
     const session = await this.store.get(request.sessionId);
+    if (!connection.isWelcoming) return;
     if (!session || session.state === 'closed') {
       const [code, message] = this.whyUnknown(request.sessionId);
       connection.fail('resume-refused', code, message);

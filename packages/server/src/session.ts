@@ -234,8 +234,13 @@ export class Session<Data = unknown, In = unknown, Out = unknown>
     const connection = this.connection;
     this.connection = null;
     connection?.closeWith(CLOSE_CODES[reason], reason);
+    // Listeners still see the session as it was (its rooms, its data) when 'close' fires.
+    try {
+      this.emit('close', reason);
+    } catch (error) {
+      this.host.reportError(error);
+    }
     this.host.sessionClosed(this as Session<unknown>, reason);
-    this.emit('close', reason);
     this.removeAllListeners();
   }
 }

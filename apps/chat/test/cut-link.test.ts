@@ -1,0 +1,93 @@
+import { sleep, waitFor } from '@probe/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { CutLink, type NativeSocketConstructor } from '../src/web/cut-link.js';
+import { type ChatHarness, startChatHarness } from './harness.js';
+
+// The browser's cut control, driven here with `ws` as the native socket and a real server.
+const Native = WebSocket as unknown as NativeSocketConstructor;
+
+let harness: ChatHarness;
+afterEach(async () => {
+  await harness?.close();
+});
+
+describe('CutLink', () => {
+  it('makes a socket created during the cut never open, and a later one open normally', async () => {
+    harness = await startChatHarness();
+    const link = new CutLink(Native);
+    link.cut(60_000);
+    const stuck = new link.WebSocket(harness.wsUrl);
+    let opened = false;
+    stuck.onopen = () => {
+      opened = true;
+    };
+    await sleep(300);
+    expect(opened).toBe(false);
+    expect(stuck.readyState).toBe(0);
+    expect(harness.server.probe.stats().connections).toBe(0);
+    link.restore();
+    await sleep(100);
+    expect(opened).toBe(false);
+
+    const fresh = new link.WebSocket(harness.wsUrl);
+    await new Promise<void>((resolve) => {
+      fresh.onopen = () => resolve();
+    });
+    stuck.close();
+    fresh.close();
+  });
+
+  it('blackholes a live session: the server suspends it, the client reconnects after the cut and nothing is lost or repeated', async () => {
+    harness = await startChatHarness();
+    const link = new CutLink(Native);
+    const ada = harness.connect('ada', {
+      WebSocket: link.WebSocket,
+      // Attempts during the cut hang until this gives up, like a SYN into the void.
+      reconnect: { connectTimeoutMs: 300 },
+    });
+    const bob = harness.connect('bob');
+    ada.send({ type: 'join', room: 'general' });
+    bob.send({ type: 'join', room: 'general' });
+    await Promise.all([ada.next('joined'), bob.next('joined')]);
+    const adaSession = [...harness.server.probe.sessions()].find((s) => s.data.nick === 'ada')!;
+    const suspends: string[] = [];
+    adaSession.on('suspend', (reason) => suspends.push(reason));
+    const closedByServer: number[] = [];
+    ada.client.on('disconnect', ({ code }) => closedByServer.push(code));
+
+    ada.send({ type: 'say', room: 'general', cid: 'a0', text: 'a0' });
+    await bob.next('message', (m) => m.message.cid === 'a0');
+    link.cut(1500);
+    for (let i = 1; i <= 10; i++) {
+      ada.send({ type: 'say', room: 'general', cid: `a${i}`, text: `a${i}` });
+      bob.send({ type: 'say', room: 'general', cid: `b${i}`, text: `b${i}` });
+      await sleep(50);
+    }
+    // Nothing from ada gets through while cut, and nothing reaches her.
+    expect(bob.texts('general').filter((t) => t.startsWith('a'))).toEqual(['a0']);
+    await waitFor(() => suspends.length > 0, { timeoutMs: 3000 });
+    expect(suspends).toEqual(['probe-timeout']);
+
+    const resumed = new Promise<{ replayedToServer: number }>((resolve) =>
+      ada.client.once('resume', resolve),
+    );
+    expect((await resumed).replayedToServer).toBe(10);
+    await waitFor(() => ada.texts('general').length === 21 && bob.texts('general').length === 21, {
+      timeoutMs: 5000,
+    });
+    const adaSeqs = ada.all('message').map((m) => m.message.seq);
+    const bobSeqs = bob.all('message').map((m) => m.message.seq);
+    expect(adaSeqs).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(bobSeqs).toEqual(adaSeqs);
+    expect(ada.texts('general')).toEqual(bob.texts('general'));
+    expect(ada.texts('general').filter((t) => t.startsWith('a'))).toEqual(
+      Array.from({ length: 11 }, (_, i) => `a${i}`),
+    );
+    expect(ada.states).toEqual(expect.arrayContaining(['reconnecting', 'open']));
+    expect(ada.states.at(-1)).toBe('open');
+    // Detected by silence, never by a close from the wire.
+    expect(closedByServer[0]).toBe(4001);
+    expect(await ada.next('resumed')).toMatchObject({ reason: 'probe-timeout' });
+  });
+});
