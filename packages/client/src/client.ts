@@ -140,9 +140,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
    */
   close(): void {
     if (this.state === 'closed') return;
-    const socket = this.socket;
-    if (socket && this.welcomed) {
-      socket.send(
+    if (this.welcomed) {
+      this.write(
         encode({ type: FrameType.GOODBYE, code: CloseCode.NORMAL, reason: 'client closed' }),
       );
     }
@@ -190,7 +189,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
               sentSeq: this.outbound.lastSeq,
             }
           : null;
-      socket.send(
+      if (socket !== this.socket) return;
+      this.write(
         encode({ type: FrameType.HELLO, version: PROTOCOL_VERSION, auth: auth ?? null, resume }),
       );
     };
@@ -339,7 +339,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
         tcp.uncork();
       });
     }
-    socket.send(frame);
+    // Frames are encoded into ordinary (not shared) ArrayBuffers.
+    socket.send(frame as Uint8Array<ArrayBuffer>);
   }
 
   /** Abandons the current socket at once (a close handshake would hang on a dead path). */

@@ -1,15 +1,22 @@
 import { DEFAULTS, ProbeError, RECONNECT_DEFAULTS } from '@probe/protocol';
 import type { BackoffOptions } from './backoff.js';
 
+/**
+ * An event handler slot, typed through a method so that its parameter is checked bivariantly:
+ * the handlers of the browser's WebSocket (`MessageEvent`, `CloseEvent`) and of `ws`'s (its own
+ * event classes) then fit without a cast.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
+
 /** The part of the WHATWG WebSocket the client uses; browsers' and `ws`'s both fit. */
 export interface WebSocketLike {
   binaryType: string;
   readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  send(data: Uint8Array): void;
+  onopen: Handler<unknown>;
+  onmessage: Handler<{ data: unknown }>;
+  onclose: Handler<{ code: number; reason: string }>;
+  onerror: Handler<unknown>;
+  send(data: Uint8Array<ArrayBuffer>): void;
   close(code?: number, reason?: string): void;
   /** `ws` only: drop the socket without a close handshake. */
   terminate?: () => void;

@@ -5,9 +5,7 @@ export type ProbeErrorCode =
   | 'unencodable'
   | 'queue-full'
   | 'session-closed'
-  | 'client-closed'
-  | 'server-closed'
-  | 'not-listening';
+  | 'client-closed';
 
 /** Thrown by server and client APIs; `code` is stable and safe to switch on. */
 export class ProbeError extends Error {

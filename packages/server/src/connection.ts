@@ -210,6 +210,11 @@ export class Connection implements Timed {
     this.detach();
   }
 
+  /** Adds a log entry (`'connection-error'`) for this connection without closing it. */
+  report(code: string, closeCode: number, message: string): void {
+    if (this.phase !== 'closed') this.host.connectionError(this, code, closeCode, message);
+  }
+
   /** Refuses the peer: log entry, goodbye with the close code, and the session (if any) ends. */
   fail(code: string, closeCode: number, message: string): void {
     if (this.phase === 'closed') return;

@@ -1,5 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { DEFAULTS, ProbeError } from '@probe/protocol';
+import type { Session } from './session.js';
+import type { SessionStore } from './session-store.js';
 
 /**
  * Decides who may open a session. Resolve with any value to accept (it becomes `session.data`),
@@ -8,7 +10,7 @@ import { DEFAULTS, ProbeError } from '@probe/protocol';
  */
 export type Authenticate<Data> = (auth: unknown, request: IncomingMessage) => Data | Promise<Data>;
 
-export interface ProbeServerOptions<Data = unknown> {
+export interface ProbeServerOptions<Data = unknown, In = unknown, Out = unknown> {
   /**
    * How often each connection is probed, in ms.
    * @default 10000
@@ -66,7 +68,7 @@ export interface ProbeServerOptions<Data = unknown> {
   /** Attach to this existing HTTP(S) server instead of calling `listen()`. */
   server?: HttpServer;
   /**
-   * With `server` (or `listen()`), only upgrades for this path are handled; others get 400.
+   * With `server` (or `listen()`), only upgrades for this path are handled; others get 404.
    * @default undefined (every path)
    */
   path?: string;
@@ -75,6 +77,11 @@ export interface ProbeServerOptions<Data = unknown> {
    * @default false
    */
   noServer?: boolean;
+  /**
+   * Where sessions are looked up when clients resume; see docs/session-store.md.
+   * @default an in-memory store
+   */
+  store?: SessionStore<Session<Data, In, Out>>;
 }
 
 export type ResolvedServerOptions<Data> = Required<

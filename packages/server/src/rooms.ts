@@ -5,10 +5,10 @@ import type { Session } from './session.js';
  * Named groups of sessions. A broadcast encodes the payload once; each member gets the same
  * payload bytes behind its own few header bytes (its sequence number).
  */
-export class Rooms {
-  private readonly rooms = new Map<string, Set<Session>>();
+export class Rooms<S extends Session = Session> {
+  private readonly rooms = new Map<string, Set<S>>();
 
-  join(room: string, session: Session): void {
+  join(room: string, session: S): void {
     if (session.state === 'closed') return;
     let members = this.rooms.get(room);
     if (!members) {
@@ -19,7 +19,7 @@ export class Rooms {
     session.rooms.add(room);
   }
 
-  leave(room: string, session: Session): void {
+  leave(room: string, session: S): void {
     const members = this.rooms.get(room);
     session.rooms.delete(room);
     if (!members) return;
@@ -27,11 +27,11 @@ export class Rooms {
     if (members.size === 0) this.rooms.delete(room);
   }
 
-  leaveAll(session: Session): void {
+  leaveAll(session: S): void {
     for (const room of [...session.rooms]) this.leave(room, session);
   }
 
-  members(room: string): ReadonlySet<Session> {
+  members(room: string): ReadonlySet<S> {
     return this.rooms.get(room) ?? new Set();
   }
 
@@ -40,7 +40,7 @@ export class Rooms {
   }
 
   /** Sends to every member except `except`; returns how many sessions it was sent to. */
-  broadcast(sessions: Iterable<Session>, data: unknown, except?: Session): number {
+  broadcast(sessions: Iterable<S>, data: unknown, except?: S): number {
     const payload = encodePayload(data);
     let count = 0;
     for (const session of sessions) {

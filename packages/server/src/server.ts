@@ -65,7 +65,8 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   readonly options: ResolvedServerOptions<Data>;
   /** Identifies this server instance; a restart gets a new one. */
   readonly instanceId = randomToken().slice(0, 12);
-  readonly rooms = new Rooms();
+  /** Named groups of sessions, for `broadcast({ room })`. */
+  readonly rooms = new Rooms<Session<Data, In, Out>>();
   private readonly wheel: TimerWheel;
   private readonly acks: AckBatcher;
   private readonly store: SessionStore<Session<Data, In, Out>>;
@@ -118,7 +119,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       acks: this.acks,
       now: this.now,
       sessionClosed: (session, reason: CloseReason) => {
-        this.rooms.leaveAll(session);
+        this.rooms.leaveAll(session as Session<Data, In, Out>);
         void this.store.delete(session.id);
         this.ended.add(session.id, CLOSE_CODES[reason]);
       },
@@ -139,6 +140,10 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
     const http = createServer((_, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
     });
+    // An upgrade request that never completes is not covered by handshakeTimeoutMs (that
+    // starts once the WebSocket is open), so bound the HTTP request headers the same way.
+    http.headersTimeout = this.options.handshakeTimeoutMs;
+    http.requestTimeout = this.options.handshakeTimeoutMs;
     this.attach(http);
     this.ownsHttpServer = true;
     await new Promise<void>((resolve, reject) => {
@@ -184,11 +189,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   broadcast(data: Out, options: { room?: string; except?: Session<Data, In, Out> } = {}): number {
     const targets =
       options.room === undefined ? this.store.values() : this.rooms.members(options.room);
-    return this.rooms.broadcast(
-      targets as Iterable<Session>,
-      data,
-      options.except as Session | undefined,
-    );
+    return this.rooms.broadcast(targets, data, options.except);
   }
 
   stats(): ServerStats {

@@ -130,6 +130,12 @@ export class Session<Data = unknown, In = unknown, Out = unknown>
     const { maxBufferedMessages, maxBufferedBytes, highWaterMarkBytes } = this.host.options;
     this.outbound.push(frame);
     if (this.outbound.size > maxBufferedMessages || this.outbound.bytes > maxBufferedBytes) {
+      const { size, bytes } = this.outbound;
+      this.connection?.report(
+        'buffer-overflow',
+        CloseCode.BUFFER_OVERFLOW,
+        `replay buffer passed its limit (${size} messages, ${bytes} bytes unacknowledged)`,
+      );
       this.end('buffer-overflow');
       return false;
     }

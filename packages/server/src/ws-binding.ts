@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, Transport } from './connection.js';
 
 const CONNECTION = Symbol('probe.connection');
@@ -59,12 +59,17 @@ export class WsBinding {
     maxPayload: number,
     private readonly path: string | undefined,
   ) {
-    this.wss = new WebSocketServer({
+    // `closeTimeout` is a ws 8 option that @types/ws does not list yet.
+    const options: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       maxPayload,
       perMessageDeflate: false,
       clientTracking: false,
-    });
+      // A peer we close for misbehaving may never answer the close frame; do not hold its
+      // socket for ws's default 30 s.
+      closeTimeout: 2000,
+    };
+    this.wss = new WebSocketServer(options);
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
