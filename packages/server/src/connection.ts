@@ -55,6 +55,12 @@ export class Connection implements Timed {
   /** @internal */ wheelAt = 0;
   /** @internal */ wheelSlot = -1;
   session: Session | null = null;
+  /**
+   * The upgrade request, for `authenticate` and `allowOrigin`; released once the session is
+   * open, since it holds headers and buffers for as long as the connection lives.
+   */
+  request: IncomingMessage | undefined;
+  readonly remoteAddress: string | undefined;
   private phase: Phase = 'handshake';
   private probeId = 0;
   private probeSentAt = 0;
@@ -65,13 +71,11 @@ export class Connection implements Timed {
   constructor(
     private readonly host: ConnectionHost,
     private readonly transport: Transport,
-    readonly request: IncomingMessage | undefined,
+    request: IncomingMessage | undefined,
   ) {
+    this.request = request;
+    this.remoteAddress = request?.socket.remoteAddress;
     host.wheel.schedule(this, host.now() + host.options.handshakeTimeoutMs);
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.request?.socket.remoteAddress;
   }
 
   get isOpen(): boolean {
@@ -164,6 +168,7 @@ export class Connection implements Timed {
     if (this.phase !== 'welcoming') return;
     this.phase = 'open';
     this.session = session;
+    this.request = undefined;
     this.tokenConfirmed = false;
     const { probeIntervalMs } = this.host.options;
     this.host.wheel.schedule(this, this.host.now() + Math.random() * probeIntervalMs);

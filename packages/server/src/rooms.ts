@@ -16,12 +16,13 @@ export class Rooms<S extends Session = Session> {
       this.rooms.set(room, members);
     }
     members.add(session);
-    session.rooms.add(room);
+    session.joined ??= new Set();
+    session.joined.add(room);
   }
 
   leave(room: string, session: S): void {
     const members = this.rooms.get(room);
-    session.rooms.delete(room);
+    session.joined?.delete(room);
     if (!members) return;
     members.delete(session);
     if (members.size === 0) this.rooms.delete(room);

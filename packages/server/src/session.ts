@@ -52,6 +52,8 @@ export const CLOSE_CODES: Record<CloseReason, number> = {
   'server-shutdown': CloseCode.SERVER_SHUTDOWN,
 };
 
+const NO_ROOMS: ReadonlySet<string> = new Set();
+
 /** Messages every ack frame at most covers before one is sent without waiting. */
 const ACK_EVERY = 128;
 
@@ -70,18 +72,21 @@ export class Session<Data = unknown, In = unknown, Out = unknown>
   state: SessionState = 'open';
   /** Smoothed probe round-trip time in ms (null before the first answer). */
   rttMs: number | null = null;
-  /** Rooms this session has joined. */
-  readonly rooms = new Set<string>();
+  /** Rooms this session has joined (allocated on the first join: most sessions join none). */
+  get rooms(): ReadonlySet<string> {
+    return this.joined ?? NO_ROOMS;
+  }
+  /** @internal */ joined: Set<string> | null = null;
   /** @internal */ wheelAt = 0;
   /** @internal */ wheelSlot = -1;
   /** @internal */ connection: Connection | null = null;
   /** @internal */ readonly outbound = new ReplayBuffer();
   /** @internal */ readonly inbound = new InboundSequence();
   /** Hash of the token the client is known to hold. */
-  private tokenHash: Buffer | null = null;
+  private tokenHash: string | null = null;
   /** The token sent in the last welcome, until the client proves it received it. */
   private pendingToken: string | null = null;
-  private pendingTokenHash: Buffer | null = null;
+  private pendingTokenHash: string | null = null;
   private aboveHighWater = false;
 
   constructor(

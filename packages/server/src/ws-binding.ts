@@ -77,8 +77,9 @@ export class WsBinding {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    // A socket that errors during the upgrade must not take the process down.
-    socket.on('error', () => socket.destroy());
+    // A socket that errors during the upgrade must not take the process down. A shared
+    // function, not a closure: a closure here would keep the request alive with the socket.
+    socket.on('error', destroySocket);
     this.wss.handleUpgrade(request, socket, head, (ws) => this.bind(ws, request));
   }
 
@@ -93,6 +94,10 @@ export class WsBinding {
   close(): Promise<void> {
     return new Promise((resolve) => this.wss.close(() => resolve()));
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function pathOf(request: IncomingMessage): string {
