@@ -1,0 +1,89 @@
+import type { Heartbeat } from './systems/index.js';
+
+/** Every knob of a run. `smoke` shrinks everything so CI finishes in well under a minute. */
+export interface BenchConfig {
+  smoke: boolean;
+  repeat: number;
+  echo: { warmupMs: number; measureMs: number; window: number; binaryBytes: number };
+  fanout: {
+    clients: number;
+    messages: number;
+    warmupMessages: number;
+    batch: number;
+    clientProcs: number;
+  };
+  idle: {
+    connections: number;
+    clientProcs: number;
+    settleMs: number;
+    cpuMs: number;
+    concurrency: number;
+  };
+  /** Probe interval/timeout shared by idle, detection and resume on every system. */
+  heartbeat: Heartbeat;
+  detection: { trials: number };
+  resume: {
+    trials: number;
+    outageMs: number;
+    sendEveryMs: number;
+    /** Traffic before the outage, after traffic resumed, and time allowed for echoes to drain. */
+    leadMs: number;
+    tailMs: number;
+    drainMs: number;
+  };
+}
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+export function makeConfig(smoke: boolean, repeat: number | undefined): BenchConfig {
+  const idleConnections = envInt('BENCH_IDLE_N', smoke ? 200 : 10_000);
+  return {
+    smoke,
+    repeat: repeat ?? (smoke ? 1 : 3),
+    echo: {
+      warmupMs: smoke ? 200 : 1_500,
+      measureMs: envInt('BENCH_ECHO_MS', smoke ? 300 : 3_000),
+      window: 1_000,
+      binaryBytes: 4_096,
+    },
+    fanout: {
+      clients: envInt('BENCH_FANOUT_N', smoke ? 50 : 1_000),
+      messages: envInt('BENCH_FANOUT_MESSAGES', smoke ? 50 : 1_000),
+      warmupMessages: smoke ? 10 : 200,
+      batch: 10,
+      clientProcs: envInt('BENCH_FANOUT_PROCS', 1),
+    },
+    idle: {
+      connections: idleConnections,
+      clientProcs: envInt('BENCH_IDLE_PROCS', idleConnections >= 2_000 ? 2 : 1),
+      settleMs: smoke ? 400 : 3_000,
+      cpuMs: envInt('BENCH_IDLE_CPU_MS', smoke ? 600 : 10_000),
+      concurrency: 100,
+    },
+    heartbeat: smoke ? { intervalMs: 300, timeoutMs: 150 } : { intervalMs: 1_000, timeoutMs: 500 },
+    detection: { trials: envInt('BENCH_DETECT_TRIALS', smoke ? 2 : 8) },
+    resume: {
+      trials: envInt('BENCH_RESUME_TRIALS', smoke ? 2 : 5),
+      outageMs: smoke ? 700 : 3_000,
+      sendEveryMs: 20,
+      leadMs: smoke ? 300 : 1_000,
+      tailMs: smoke ? 200 : 1_000,
+      drainMs: smoke ? 500 : 1_500,
+    },
+  };
+}
+
+/** A ~64-byte JSON-like message (66 bytes as JSON while n < 10). */
+export const SMALL_MESSAGE = Object.freeze({
+  type: 'chat',
+  room: 'lobby',
+  user: 'alice',
+  text: 'hello',
+  n: 1,
+});

@@ -1,0 +1,204 @@
+import type { BenchConfig } from '../config.js';
+import { SYSTEM_LABELS, SYSTEMS, type SystemName } from '../systems/index.js';
+import type { Row } from './results.js';
+import { type Summary, summarize } from './stats.js';
+
+export function fmt(value: number, decimals = 0, exact = false): string {
+  if (Number.isNaN(value)) return '—';
+  if (!Number.isFinite(value)) return '∞';
+  if (exact) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(1)}k`;
+  return value.toFixed(decimals);
+}
+
+function cell(s: Summary, decimals: number, exact: boolean): string {
+  if (s.n === 0) return '—';
+  if (s.n === 1) return fmt(s.median, decimals, exact);
+  return `${fmt(s.median, decimals, exact)} (${fmt(s.min, decimals, exact)}–${fmt(s.max, decimals, exact)})`;
+}
+
+function ratio(probe: Summary, other: Summary): string {
+  if (probe.n === 0 || other.n === 0 || !Number.isFinite(probe.median) || other.median === 0) {
+    return '—';
+  }
+  return `${(probe.median / other.median).toFixed(2)}×`;
+}
+
+export function median(r: Row | undefined, system: SystemName): number {
+  return r ? summarize(r.samples[system] ?? []).median : Number.NaN;
+}
+
+/** The markdown results table, with footnotes for notes. */
+export function table(rows: Row[], systems: readonly SystemName[]): string {
+  const shown = SYSTEMS.filter((s) => systems.includes(s));
+  const head = [
+    'scenario',
+    'metric',
+    ...shown.map((s) => SYSTEM_LABELS[s]),
+    'Probe ÷ raw ws',
+    'Probe ÷ Socket.IO',
+  ];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const footnotes: string[] = [];
+  for (const r of rows) {
+    const sums = Object.fromEntries(shown.map((s) => [s, summarize(r.samples[s] ?? [])])) as Record<
+      SystemName,
+      Summary
+    >;
+    const cells = shown.map((s) => {
+      let text = cell(sums[s], r.decimals ?? 0, r.exact ?? false);
+      const n = r.notes?.[s];
+      if (n) {
+        footnotes.push(n);
+        text += ` [${footnotes.length}]`;
+      }
+      return text;
+    });
+    const probe = sums.probe ?? summarize([]);
+    lines.push(
+      `| ${[
+        r.scenario,
+        r.metric,
+        ...cells,
+        ratio(probe, sums.ws ?? summarize([])),
+        ratio(probe, sums.socketio ?? summarize([])),
+      ].join(' | ')} |`,
+    );
+  }
+  if (footnotes.length > 0) {
+    lines.push('', ...footnotes.map((n, i) => `[${i + 1}] ${n}`));
+  }
+  return lines.join('\n');
+}
+
+export interface TargetResult {
+  name: string;
+  measured: string;
+  required: string;
+  pass: boolean;
+  margin: string;
+}
+
+function find(rows: Row[], scenarioStart: string, metricStart: string): Row | undefined {
+  return rows.find((r) => r.scenario.startsWith(scenarioStart) && r.metric.startsWith(metricStart));
+}
+
+function atLeastRatio(
+  name: string,
+  r: Row | undefined,
+  other: SystemName,
+  min: number,
+): TargetResult | null {
+  const p = median(r, 'probe');
+  const o = median(r, other);
+  if (!Number.isFinite(p) || !Number.isFinite(o)) return null;
+  const value = p / o;
+  const pass = value >= min;
+  const pct = ((value / min - 1) * 100).toFixed(0);
+  return {
+    name,
+    measured: `${value.toFixed(2)}× (${fmt(p)} vs ${fmt(o)})`,
+    required: `≥ ${min}×`,
+    pass,
+    margin: pass ? `${pct}% above` : `${-pct}% short`,
+  };
+}
+
+function atMostRatio(
+  name: string,
+  r: Row | undefined,
+  other: SystemName,
+  max: number,
+  decimals: number,
+): TargetResult | null {
+  const p = median(r, 'probe');
+  const o = median(r, other);
+  if (!Number.isFinite(p) || !Number.isFinite(o)) return null;
+  const value = p / o;
+  const pass = value <= max;
+  const pct = ((value / max - 1) * 100).toFixed(0);
+  return {
+    name,
+    measured: `${value.toFixed(2)}× (${fmt(p, decimals, decimals === 0)} vs ${fmt(o, decimals, decimals === 0)})`,
+    required: `≤ ${max}×`,
+    pass,
+    margin: pass ? `${-pct}% under` : `${pct}% over`,
+  };
+}
+
+function atMost(name: string, value: number, limit: number, unit: string): TargetResult | null {
+  if (Number.isNaN(value)) return null;
+  const pass = value <= limit;
+  const diff = Math.abs(limit - value);
+  return {
+    name,
+    measured: `${fmt(value, 0, true)} ${unit}`,
+    required: `≤ ${fmt(limit, 0, true)} ${unit}`,
+    pass,
+    margin: Number.isFinite(value)
+      ? `${fmt(diff, 0, true)} ${unit} ${pass ? 'to spare' : 'over'}`
+      : 'never noticed',
+  };
+}
+
+/** Evaluates the product targets against whatever scenarios ran. */
+export function evaluateTargets(rows: Row[], config: BenchConfig): TargetResult[] {
+  const { intervalMs, timeoutMs } = config.heartbeat;
+  const bound = intervalMs + timeoutMs + 100;
+  const maxOf = (r: Row | undefined) => {
+    const xs = r?.samples.probe;
+    return xs && xs.length > 0 ? Math.max(...xs) : Number.NaN;
+  };
+  const results = [
+    atLeastRatio('Echo 64 B ≥ 0.85× raw ws', find(rows, 'Echo, 64', 'round'), 'ws', 0.85),
+    atLeastRatio('Echo 4 KiB ≥ 0.85× raw ws', find(rows, 'Echo, 4', 'round'), 'ws', 0.85),
+    atLeastRatio('Fan-out ≥ Socket.IO', find(rows, 'Fan-out', 'deliveries'), 'socketio', 1),
+    atMostRatio(
+      'Idle memory ≤ 0.5× Socket.IO',
+      find(rows, 'Idle', 'server RSS'),
+      'socketio',
+      0.5,
+      1,
+    ),
+    atMostRatio('Idle CPU ≤ 0.7× Socket.IO', find(rows, 'Idle', 'server CPU'), 'socketio', 0.7, 1),
+    atMost(
+      `Detection, server side, worst trial ≤ ${intervalMs} + ${timeoutMs} + 100 ms`,
+      maxOf(find(rows, 'Detection', 'server')),
+      bound,
+      'ms',
+    ),
+    atMost(
+      `Detection, client side, worst trial ≤ ${intervalMs} + ${timeoutMs} + 100 ms`,
+      maxOf(find(rows, 'Detection', 'client')),
+      bound,
+      'ms',
+    ),
+    atMostRatio(
+      'Client bundle ≤ 1.3× socket.io-client',
+      find(rows, 'Client bundle', 'bytes, with'),
+      'socketio',
+      1.3,
+      0,
+    ),
+    atMost(
+      "Probe's own client code ≤ 4 KB (4,096 B)",
+      median(find(rows, 'Client bundle', 'bytes, the'), 'probe'),
+      4096,
+      'B',
+    ),
+  ];
+  return results.filter((r): r is TargetResult => r !== null);
+}
+
+export function targetTable(targets: TargetResult[]): string {
+  const lines = [
+    '| target | measured (Probe) | required | result | margin |',
+    '|---|---|---|---|---|',
+  ];
+  for (const t of targets) {
+    lines.push(
+      `| ${t.name} | ${t.measured} | ${t.required} | ${t.pass ? 'PASS' : 'FAIL'} | ${t.margin} |`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,94 @@
+// Scenario 6: browser bundle size, min+gzip, built the same way for every client.
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import type { Log, Row } from '../lib/results.js';
+import { add, row } from '../lib/results.js';
+
+const benchDir = new URL('../..', import.meta.url).pathname;
+/** Where Probe's own dependencies resolve (pnpm keeps them out of bench/node_modules). */
+const protocolDir = new URL('../../../packages/protocol', import.meta.url).pathname;
+const clientDir = new URL('../../../packages/client', import.meta.url).pathname;
+
+/** Probe's runtime dependencies: left out to measure Probe's own code. */
+const PROBE_DEPS = ['msgpackr', 'eventemitter3', 'isomorphic-ws', 'ws'];
+
+export interface BundleSize {
+  minified: number;
+  gzipped: number;
+  /** Minified bytes each input file contributes, largest first. */
+  inputs: [string, number][];
+}
+
+/** Minified ESM browser bundle of `source` (all deps unless `external`), and its gzip size. */
+export async function bundleSize(
+  source: string,
+  external: string[] = [],
+  resolveDir = benchDir,
+): Promise<BundleSize> {
+  const result = await build({
+    stdin: { contents: source, resolveDir, loader: 'js' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    write: false,
+    external,
+    define: { 'process.env.NODE_ENV': '"production"' },
+    logLevel: 'silent',
+    metafile: true,
+    outfile: 'bundle.js',
+  });
+  const code = result.outputFiles[0]!.contents;
+  const output = Object.values(result.metafile.outputs)[0];
+  const inputs = Object.entries(output?.inputs ?? {})
+    .map(([file, { bytesInOutput }]): [string, number] => [
+      file.replace(/^.*node_modules\//, '').replace(/^(\.\.\/)+/, ''),
+      bytesInOutput,
+    ])
+    .sort((a, b) => b[1] - a[1]);
+  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length, inputs };
+}
+
+export async function runBundle(log: Log): Promise<Row[]> {
+  const total = row(
+    'Client bundle (esbuild, browser ESM, minified, gzip -9)',
+    'bytes, with all dependencies',
+    false,
+  );
+  const own = row(
+    'Client bundle (esbuild, browser ESM, minified, gzip -9)',
+    "bytes, the client's own code (dependencies external)",
+    false,
+  );
+  const sio = await bundleSize("export { io } from 'socket.io-client';");
+  const probe = await bundleSize("export { ProbeClient } from '@probe/client';");
+  const probeOwn = await bundleSize("export { ProbeClient } from '@probe/client';", PROBE_DEPS);
+  const sioOwn = await bundleSize("export { io } from 'socket.io-client';", [
+    'engine.io-client',
+    'socket.io-parser',
+    '@socket.io/component-emitter',
+    'debug',
+  ]);
+  add(total, 'socketio', sio.gzipped);
+  add(total, 'probe', probe.gzipped);
+  add(own, 'socketio', sioOwn.gzipped);
+  add(own, 'probe', probeOwn.gzipped);
+  const msgpackr = await bundleSize("export { Packr, Unpackr } from 'msgpackr';", [], protocolDir);
+  const ee3 = await bundleSize("export { EventEmitter } from 'eventemitter3';", [], clientDir);
+  log(
+    `  bundle: socket.io-client ${sio.gzipped} B (min ${sio.minified}), @probe/client ${probe.gzipped} B ` +
+      `(min ${probe.minified}), Probe own ${probeOwn.gzipped} B; msgpackr Packr+Unpackr ${msgpackr.gzipped} B, ` +
+      `eventemitter3 ${ee3.gzipped} B`,
+  );
+  const top = (b: BundleSize) =>
+    b.inputs
+      .slice(0, 8)
+      .map(([file, bytes]) => `${file} ${bytes}`)
+      .join(', ');
+  log(`  @probe/client bundle, minified bytes by input: ${top(probe)}`);
+  log(`  Probe own code, minified bytes by input: ${top(probeOwn)}`);
+  total.exact = true;
+  own.exact = true;
+  return [total, own];
+}

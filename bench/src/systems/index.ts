@@ -1,0 +1,17 @@
+import type { SystemAdapter, SystemName } from './types.js';
+
+/** Loads only the system asked for, so a helper process starts quickly. */
+export async function adapter(name: SystemName): Promise<SystemAdapter> {
+  switch (name) {
+    case 'ws':
+      return (await import('./ws.js')).wsSystem;
+    case 'socketio':
+      return (await import('./socketio.js')).socketIoSystem(false);
+    case 'socketio-recovery':
+      return (await import('./socketio.js')).socketIoSystem(true);
+    case 'probe':
+      return (await import('./probe.js')).probeSystem;
+  }
+}
+
+export * from './types.js';
