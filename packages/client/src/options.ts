@@ -1,4 +1,5 @@
-import { DEFAULTS, ProbeError, RECONNECT_DEFAULTS } from '@probe/protocol';
+import { CLIENT_DEFAULTS, ProbeError, RECONNECT_DEFAULTS } from '@probe/protocol';
+import WebSocketImpl from 'isomorphic-ws';
 import type { BackoffOptions } from './backoff.js';
 
 /**
@@ -67,69 +68,64 @@ export interface ProbeClientOptions {
   random?: () => number;
 }
 
-export interface ResolvedClientOptions {
+type Limit = keyof typeof CLIENT_DEFAULTS;
+
+export type ResolvedClientOptions = Record<Limit, number> & {
+  auth: ProbeClientOptions['auth'];
   reconnect: ReconnectOptions;
-  maxQueueMessages: number;
-  maxQueueBytes: number;
-  highWaterMarkBytes: number;
-  ackDelayMs: number;
-  watchdogSlackMs: number;
-  maxPayloadBytes: number;
+  WebSocket: WebSocketConstructor;
   autoConnect: boolean;
   random: () => number;
+};
+
+/** Smallest allowed value of the numeric options that may not be 0 (the others may). */
+const MINIMUM: Readonly<Partial<Record<string, number>>> = {
+  maxQueueMessages: 1,
+  maxQueueBytes: 1,
+  maxPayloadBytes: 64,
+  factor: 1,
+  connectTimeoutMs: 1,
+} satisfies Partial<Record<Limit | keyof ReconnectOptions, number>>;
+
+function refuse(message: string): never {
+  throw new ProbeError('invalid-option', message);
 }
 
-function number(name: string, value: unknown, min = 0): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
-    throw new ProbeError(
-      'invalid-option',
-      `${name} must be a number ≥ ${min}, got ${String(value)}`,
-    );
+/** The numbers of `given` with `defaults` applied, each checked against its minimum. */
+function numbers<T extends Readonly<Record<string, number>>>(
+  defaults: T,
+  given: Partial<Record<keyof T, unknown>> = {},
+  prefix = '',
+): Record<keyof T, number> {
+  const out = {} as Record<keyof T, number>;
+  for (const name in defaults) {
+    const min = MINIMUM[name] ?? 0;
+    const value = given[name] ?? defaults[name];
+    // `!(value >= min)` also refuses NaN.
+    if (typeof value !== 'number' || !(value >= min)) {
+      refuse(`${prefix}${name} must be a number ≥ ${min}, got ${String(value)}`);
+    }
+    out[name] = value;
   }
-  return value;
+  return out;
 }
 
 /** Applies defaults and refuses impossible values with a sentence naming the option. */
 export function resolveClientOptions(options: ProbeClientOptions): ResolvedClientOptions {
-  const r = { ...RECONNECT_DEFAULTS, ...options.reconnect };
-  const reconnect: ReconnectOptions = {
-    initialDelayMs: number('reconnect.initialDelayMs', r.initialDelayMs),
-    maxDelayMs: number('reconnect.maxDelayMs', r.maxDelayMs),
-    factor: number('reconnect.factor', r.factor, 1),
-    maxAttempts: number('reconnect.maxAttempts', r.maxAttempts),
-    minUptimeMs: number('reconnect.minUptimeMs', r.minUptimeMs),
-    connectTimeoutMs: number('reconnect.connectTimeoutMs', r.connectTimeoutMs, 1),
-  };
+  const reconnect = numbers(RECONNECT_DEFAULTS, options.reconnect, 'reconnect.');
   if (reconnect.initialDelayMs > reconnect.maxDelayMs) {
-    throw new ProbeError(
-      'invalid-option',
-      'reconnect.initialDelayMs must not exceed reconnect.maxDelayMs',
-    );
+    refuse('reconnect.initialDelayMs must not exceed reconnect.maxDelayMs');
   }
-  const resolved: ResolvedClientOptions = {
+  const limits = numbers(CLIENT_DEFAULTS, options);
+  if (limits.highWaterMarkBytes > limits.maxQueueBytes) {
+    refuse('highWaterMarkBytes must not exceed maxQueueBytes');
+  }
+  return {
+    ...limits,
+    auth: options.auth,
     reconnect,
-    maxQueueMessages: number(
-      'maxQueueMessages',
-      options.maxQueueMessages ?? DEFAULTS.maxBufferedMessages,
-      1,
-    ),
-    maxQueueBytes: number('maxQueueBytes', options.maxQueueBytes ?? DEFAULTS.maxBufferedBytes, 1),
-    highWaterMarkBytes: number(
-      'highWaterMarkBytes',
-      options.highWaterMarkBytes ?? DEFAULTS.highWaterMarkBytes,
-    ),
-    ackDelayMs: number('ackDelayMs', options.ackDelayMs ?? DEFAULTS.ackDelayMs),
-    watchdogSlackMs: number('watchdogSlackMs', options.watchdogSlackMs ?? DEFAULTS.watchdogSlackMs),
-    maxPayloadBytes: number(
-      'maxPayloadBytes',
-      options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
-      64,
-    ),
+    WebSocket: options.WebSocket ?? (WebSocketImpl as unknown as WebSocketConstructor),
     autoConnect: options.autoConnect ?? true,
     random: options.random ?? Math.random,
   };
-  if (resolved.highWaterMarkBytes > resolved.maxQueueBytes) {
-    throw new ProbeError('invalid-option', 'highWaterMarkBytes must not exceed maxQueueBytes');
-  }
-  return resolved;
 }

@@ -5,52 +5,49 @@
  * notices at the first timer, visibility change or send.
  */
 export class Watchdog {
-  private lastHeard = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private boundMs = 0;
+  readonly #onSilence: (silentMs: number) => void;
+  #lastHeard = 0;
+  #boundMs = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(
-    private readonly onSilence: (silentMs: number) => void,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(onSilence: (silentMs: number) => void) {
+    this.#onSilence = onSilence;
+  }
 
+  /** (Re)starts with a new bound, counted from now. */
   start(boundMs: number): void {
-    this.boundMs = boundMs;
-    this.lastHeard = this.now();
-    this.arm(boundMs);
+    this.stop();
+    this.#boundMs = boundMs;
+    this.heard();
+    this.#arm(boundMs);
   }
 
   /** Something arrived from the server. */
   heard(): void {
-    this.lastHeard = this.now();
+    this.#lastHeard = Date.now();
   }
 
-  /** Checks at once; returns false (and reports silence) when the bound has passed. */
-  check(): boolean {
-    if (this.timer === null) return true;
-    const silent = this.now() - this.lastHeard;
-    if (silent < this.boundMs) return true;
-    this.stop();
-    this.onSilence(silent);
-    return false;
+  /**
+   * Reports silence at once when the bound has passed (while started). The timer passes
+   * `rearm` to wait out the rest of the bound otherwise.
+   */
+  check(rearm = false): void {
+    if (this.#timer === undefined) return;
+    const silent = Date.now() - this.#lastHeard;
+    if (silent >= this.#boundMs) {
+      this.stop();
+      this.#onSilence(silent);
+    } else if (rearm) {
+      this.#arm(this.#boundMs - silent);
+    }
   }
 
   stop(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  private arm(delayMs: number): void {
-    this.timer = setTimeout(() => this.fire(), Math.max(1, delayMs));
-  }
-
-  private fire(): void {
-    const silent = this.now() - this.lastHeard;
-    if (silent >= this.boundMs) {
-      this.timer = null;
-      this.onSilence(silent);
-    } else {
-      this.arm(this.boundMs - silent);
-    }
+  #arm(delayMs: number): void {
+    this.#timer = setTimeout(() => this.check(true), Math.max(1, delayMs));
   }
 }

@@ -61,12 +61,12 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-const FINAL_STANDARD: ReadonlySet<number> = new Set([1000, 1002, 1003, 1007, 1008, 1009, 1010]);
+/** Standard codes after which retrying cannot help. */
+const FINAL_STANDARD: readonly number[] = [1000, 1002, 1003, 1007, 1008, 1009, 1010];
 
 /** True when a client should reconnect after a close with this code. */
 export function isRetryableClose(code: number): boolean {
-  if (code >= 4500 && code <= 4999) return false;
-  return !FINAL_STANDARD.has(code);
+  return (code < 4500 || code > 4999) && !FINAL_STANDARD.includes(code);
 }
 
 /**
@@ -77,11 +77,10 @@ export function endsSession(code: number): boolean {
   return code >= 4010 && code <= 4499;
 }
 
-const NAMES = new Map<number, string>(
-  Object.entries(CloseCode).map(([name, code]) => [code, name]),
-);
-
 /** Symbolic name of a close code (`'PROBE_TIMEOUT'`), or `'UNKNOWN'`. */
 export function closeCodeName(code: number): string {
-  return NAMES.get(code) ?? 'UNKNOWN';
+  return (
+    Object.keys(CloseCode).find((name) => CloseCode[name as keyof typeof CloseCode] === code) ??
+    'UNKNOWN'
+  );
 }

@@ -1,16 +1,22 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr } from 'msgpackr';
 import { ProtocolError } from './errors.js';
-import { type Frame, FrameType } from './frames.js';
+import {
+  type ClientFrame,
+  type Frame,
+  FrameType,
+  type ResumeRequest,
+  type ServerFrame,
+} from './frames.js';
 import { ProbeError } from './probe-error.js';
-import { validate } from './validate.js';
+import { validate, validateFromClient, validateFromServer } from './validate.js';
 
 // Plain MessagePack only: no records/structures, no structured-clone references and undefined as
-// nil, so any MessagePack decoder in any language can read every frame we write.
-const packr = new Packr({ useRecords: false, structuredClone: false, encodeUndefinedAsNil: true });
-const unpackr = new Unpackr({
+// nil, so any MessagePack decoder in any language can read every frame we write. One instance
+// does both (a Packr is an Unpackr); without records, maps decode as plain objects.
+const packr = new Packr({
   useRecords: false,
-  mapsAsObjects: true,
   structuredClone: false,
+  encodeUndefinedAsNil: true,
   int64AsType: 'number',
 });
 
@@ -23,15 +29,8 @@ export type EncodedPayload = Uint8Array & { readonly __encodedPayload: true };
 /** Encodes any frame. The hot paths below avoid building the frame object. */
 export function encode(frame: Frame): Uint8Array {
   switch (frame.type) {
-    case FrameType.HELLO: {
-      const resume = frame.resume && [
-        frame.resume.sessionId,
-        frame.resume.token,
-        frame.resume.lastSeq,
-        frame.resume.sentSeq,
-      ];
-      return packr.pack([frame.type, frame.version, frame.auth ?? null, resume]);
-    }
+    case FrameType.HELLO:
+      return encodeHello(frame.version, frame.auth, frame.resume);
     case FrameType.WELCOME:
       return packr.pack([
         frame.type,
@@ -54,8 +53,26 @@ export function encode(frame: Frame): Uint8Array {
     case FrameType.ACK:
       return encodeAck(frame.seq);
     case FrameType.GOODBYE:
-      return packr.pack([frame.type, frame.code, frame.reason]);
+      return encodeGoodbye(frame.code, frame.reason);
   }
+}
+
+/** A HELLO; `auth` undefined is sent as nil. */
+export function encodeHello(
+  version: number,
+  auth: unknown,
+  resume: ResumeRequest | null,
+): Uint8Array {
+  return packr.pack([
+    FrameType.HELLO,
+    version,
+    auth ?? null,
+    resume && [resume.sessionId, resume.token, resume.lastSeq, resume.sentSeq],
+  ]);
+}
+
+export function encodeGoodbye(code: number, reason: string): Uint8Array {
+  return packr.pack([FrameType.GOODBYE, code, reason]);
 }
 
 export function encodeProbe(id: number): Uint8Array {
@@ -136,20 +153,15 @@ function writeUint(out: Uint8Array, at: number, n: number): void {
   }
 }
 
-function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
-  return data instanceof Uint8Array ? data : new Uint8Array(data);
-}
-
 /**
- * Decodes and validates one frame.
- * @param maxBytes frames longer than this are refused before decoding (`too-large`).
+ * Checks 1–5 of PROTOCOL.md section 2: the bytes of one MessagePack array, not yet validated.
  * @throws {ProtocolError} and nothing else, whatever the input.
  */
-export function decode(data: WireData, maxBytes = Number.POSITIVE_INFINITY): Frame {
+function unpack(data: WireData, maxBytes = Number.POSITIVE_INFINITY): unknown[] {
   if (typeof data === 'string') {
     throw new ProtocolError('text-frame', 'text frames are not supported; send binary MessagePack');
   }
-  const bytes = toBytes(data);
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   if (bytes.length > maxBytes) {
     throw new ProtocolError(
       'too-large',
@@ -161,22 +173,51 @@ export function decode(data: WireData, maxBytes = Number.POSITIVE_INFINITY): Fra
   if (first === undefined || first < 0x91 || first > 0x9f) {
     throw new ProtocolError('invalid-frame', 'a frame must be a non-empty MessagePack array');
   }
-  let value: unknown;
   try {
-    value = unpackr.unpack(bytes);
+    return packr.unpack(bytes);
   } catch (cause) {
     const trailing = cause instanceof Error && cause.message.includes('end of buffer not reached');
-    throw trailing
-      ? new ProtocolError('trailing-bytes', 'frame has bytes after its MessagePack value', {
-          cause,
-        })
-      : new ProtocolError('malformed', 'frame is not valid MessagePack', { cause });
+    throw new ProtocolError(
+      trailing ? 'trailing-bytes' : 'malformed',
+      trailing ? 'frame has bytes after its MessagePack value' : 'frame is not valid MessagePack',
+      { cause },
+    );
   }
-  return validate(value);
 }
 
-/** Decodes a MESSAGE frame's bytes back to its data (for reporting undelivered messages). */
+/**
+ * Decodes and validates one frame of either direction (for tools and tests; a peer uses
+ * {@link decodeFromServer} or {@link decodeFromClient}).
+ * @param maxBytes frames longer than this are refused before decoding (`too-large`).
+ * @throws {ProtocolError} and nothing else, whatever the input.
+ */
+export function decode(data: WireData, maxBytes?: number): Frame {
+  return validate(unpack(data, maxBytes));
+}
+
+/**
+ * Decodes and validates one frame received by a client: a HELLO or PROBE_ANSWER (frames only
+ * clients send) is refused as `unexpected-frame`.
+ * @throws {ProtocolError} and nothing else, whatever the input.
+ */
+export function decodeFromServer(data: WireData, maxBytes?: number): ServerFrame {
+  return validateFromServer(unpack(data, maxBytes));
+}
+
+/**
+ * Decodes and validates one frame received by a server: a WELCOME or PROBE (frames only servers
+ * send) is refused as `unexpected-frame`.
+ * @throws {ProtocolError} and nothing else, whatever the input.
+ */
+export function decodeFromClient(data: WireData, maxBytes?: number): ClientFrame {
+  return validateFromClient(unpack(data, maxBytes));
+}
+
+/**
+ * The data of a MESSAGE this side encoded (for reporting undelivered messages); undefined for
+ * any other frame. Not validated: use it on frames from {@link encodeMessage} only.
+ */
 export function decodeMessageData(frame: Uint8Array): unknown {
-  const decoded = decode(frame);
-  return decoded.type === FrameType.MESSAGE ? decoded.data : undefined;
+  const value = unpack(frame);
+  return value[0] === FrameType.MESSAGE ? value[2] : undefined;
 }

@@ -1,3 +1,12 @@
+// The values the client shares, named once, so CLIENT_DEFAULTS repeats no number and a browser
+// bundle need not carry the server-only defaults.
+const MAX_PAYLOAD_BYTES = 1024 * 1024;
+const MAX_BUFFERED_MESSAGES = 10_000;
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+const HIGH_WATER_MARK_BYTES = 1024 * 1024;
+const ACK_DELAY_MS = 20;
+const WATCHDOG_SLACK_MS = 50;
+
 /** Defaults shared by server and client. Each can be overridden by an option of the same name. */
 export const DEFAULTS = {
   /**
@@ -12,19 +21,33 @@ export const DEFAULTS = {
   /** How long a new connection may take to send its HELLO. */
   handshakeTimeoutMs: 10_000,
   /** Largest frame accepted, in bytes; checked before the frame is buffered. */
-  maxPayloadBytes: 1024 * 1024,
+  maxPayloadBytes: MAX_PAYLOAD_BYTES,
   /** Replay buffer limit per session and direction, in messages. Passing it ends the session. */
-  maxBufferedMessages: 10_000,
+  maxBufferedMessages: MAX_BUFFERED_MESSAGES,
   /** Replay buffer limit per session and direction, in bytes. Passing it ends the session. */
-  maxBufferedBytes: 8 * 1024 * 1024,
+  maxBufferedBytes: MAX_BUFFERED_BYTES,
   /** Above this many unacknowledged bytes `send()` returns false until `'drain'`. */
-  highWaterMarkBytes: 1024 * 1024,
+  highWaterMarkBytes: HIGH_WATER_MARK_BYTES,
   /** Longest a received message waits for its acknowledgement when there is nothing to carry it. */
-  ackDelayMs: 20,
+  ackDelayMs: ACK_DELAY_MS,
   /** Acknowledge at once after this many unacknowledged received messages. */
   ackEveryMessages: 128,
   /** Client: extra time beyond interval + timeout before a silent server is declared dead. */
-  watchdogSlackMs: 50,
+  watchdogSlackMs: WATCHDOG_SLACK_MS,
+} as const;
+
+/**
+ * The client's share of {@link DEFAULTS}, under the client's option names (its send queue is
+ * its replay buffer: `maxQueueMessages` is `maxBufferedMessages`, `maxQueueBytes` is
+ * `maxBufferedBytes`).
+ */
+export const CLIENT_DEFAULTS = {
+  maxQueueMessages: MAX_BUFFERED_MESSAGES,
+  maxQueueBytes: MAX_BUFFERED_BYTES,
+  highWaterMarkBytes: HIGH_WATER_MARK_BYTES,
+  ackDelayMs: ACK_DELAY_MS,
+  watchdogSlackMs: WATCHDOG_SLACK_MS,
+  maxPayloadBytes: MAX_PAYLOAD_BYTES,
 } as const;
 
 /** Client reconnect defaults (full-jitter exponential backoff). */

@@ -12,7 +12,7 @@ export const ProtocolErrorCodes = {
   'unknown-frame-type': 1002,
   /** A known frame type with missing, extra or wrongly typed fields. */
   'invalid-frame': 1002,
-  /** A well-formed frame that is not allowed at this point of the conversation. */
+  /** A well-formed frame not allowed at this point of the conversation or in this direction. */
   'unexpected-frame': 1002,
   /** A message or ack sequence number that does not follow what came before. */
   'bad-sequence': 1002,

@@ -8,7 +8,7 @@ export class InboundSequence {
   /** Highest sequence number received in order (0 before the first). */
   lastSeq = 0;
   /** Highest sequence number acknowledged to the peer. */
-  private ackedSeq = 0;
+  #ackedSeq = 0;
 
   /**
    * Returns true for the next message in order, false for a duplicate already delivered.
@@ -28,23 +28,22 @@ export class InboundSequence {
 
   /** Messages received but not yet acknowledged. */
   get unacked(): number {
-    return this.lastSeq - this.ackedSeq;
+    return this.lastSeq - this.#ackedSeq;
   }
 
   /** The cumulative ack to send now, or null when the peer already has it. */
   takeAck(): number | null {
-    if (this.lastSeq === this.ackedSeq) return null;
-    this.ackedSeq = this.lastSeq;
+    if (this.lastSeq === this.#ackedSeq) return null;
+    this.#ackedSeq = this.lastSeq;
     return this.lastSeq;
   }
 
   /** After a reconnect the peer may have missed the last ack: send it again. */
   forgetAck(): void {
-    this.ackedSeq = 0;
+    this.#ackedSeq = 0;
   }
 
   reset(): void {
-    this.lastSeq = 0;
-    this.ackedSeq = 0;
+    this.lastSeq = this.#ackedSeq = 0;
   }
 }

@@ -6,10 +6,14 @@ export {
 } from './close-codes.js';
 export {
   decode,
+  decodeFromClient,
+  decodeFromServer,
   decodeMessageData,
   type EncodedPayload,
   encode,
   encodeAck,
+  encodeGoodbye,
+  encodeHello,
   encodeMessage,
   encodeMessageWithPayload,
   encodePayload,
@@ -17,7 +21,7 @@ export {
   encodeProbeAnswer,
   type WireData,
 } from './codec.js';
-export { DEFAULTS, RECONNECT_DEFAULTS } from './defaults.js';
+export { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS } from './defaults.js';
 export {
   isProtocolError,
   ProtocolError,
@@ -29,5 +33,11 @@ export { InboundSequence } from './inbound.js';
 export { ProbeError, type ProbeErrorCode } from './probe-error.js';
 export { clampReason } from './reason.js';
 export { ReplayBuffer } from './replay-buffer.js';
-export { MAX_ID_LENGTH, MAX_REASON_LENGTH, validate } from './validate.js';
+export {
+  MAX_ID_LENGTH,
+  MAX_REASON_LENGTH,
+  validate,
+  validateFromClient,
+  validateFromServer,
+} from './validate.js';
 export { PROTOCOL_VERSION } from './version.js';

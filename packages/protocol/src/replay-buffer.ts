@@ -6,21 +6,21 @@ import { ProtocolError } from './errors.js';
  * one `firstSeq + 1`, and so on, so the buffer costs one array slot per message.
  */
 export class ReplayBuffer {
-  private frames: (Uint8Array | undefined)[] = [];
-  private head = 0;
+  #frames: (Uint8Array | undefined)[] = [];
+  #head = 0;
   /** Sequence number of the oldest unacknowledged frame (or of the next frame when empty). */
-  private firstSeq = 1;
+  #firstSeq = 1;
   /** Total bytes of the buffered frames. */
   bytes = 0;
 
   /** Number of buffered (unacknowledged) frames. */
   get size(): number {
-    return this.frames.length - this.head;
+    return this.#frames.length - this.#head;
   }
 
   /** Sequence number the next pushed frame must carry. */
   get nextSeq(): number {
-    return this.firstSeq + this.size;
+    return this.#firstSeq + this.size;
   }
 
   /** Highest sequence number handed out so far (0 before the first). */
@@ -30,7 +30,7 @@ export class ReplayBuffer {
 
   /** Appends the frame encoded for {@link nextSeq}. */
   push(frame: Uint8Array): void {
-    this.frames.push(frame);
+    this.#frames.push(frame);
     this.bytes += frame.length;
   }
 
@@ -45,34 +45,34 @@ export class ReplayBuffer {
         `ack ${seq} is beyond the last message sent (${this.lastSeq})`,
       );
     }
+    const frames = this.#frames;
     let dropped = 0;
-    while (this.firstSeq <= seq && this.head < this.frames.length) {
-      this.bytes -= this.frames[this.head]?.length ?? 0;
-      this.frames[this.head] = undefined;
-      this.head++;
-      this.firstSeq++;
+    while (this.#firstSeq <= seq && this.#head < frames.length) {
+      this.bytes -= frames[this.#head]?.length ?? 0;
+      frames[this.#head++] = undefined;
+      this.#firstSeq++;
       dropped++;
     }
     // Compact once the consumed prefix dominates, keeping ack amortised O(1).
-    if (this.head > 1024 && this.head * 2 > this.frames.length) {
-      this.frames = this.frames.slice(this.head);
-      this.head = 0;
+    if (this.#head > 1024 && this.#head * 2 > frames.length) {
+      this.#frames = frames.slice(this.#head);
+      this.#head = 0;
     }
     return dropped;
   }
 
   /** The buffered frames with a sequence number above `seq`, oldest first. */
   since(seq: number): Uint8Array[] {
-    const start = this.head + Math.max(0, seq + 1 - this.firstSeq);
-    return this.frames.slice(start) as Uint8Array[];
+    const start = this.#head + Math.max(0, seq + 1 - this.#firstSeq);
+    return this.#frames.slice(start) as Uint8Array[];
   }
 
   /** Removes and returns every buffered frame, and restarts numbering at 1. */
   reset(): Uint8Array[] {
-    const rest = this.frames.slice(this.head) as Uint8Array[];
-    this.frames = [];
-    this.head = 0;
-    this.firstSeq = 1;
+    const rest = this.since(0);
+    this.#frames = [];
+    this.#head = 0;
+    this.#firstSeq = 1;
     this.bytes = 0;
     return rest;
   }

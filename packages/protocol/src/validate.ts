@@ -1,61 +1,162 @@
 import { ProtocolError } from './errors.js';
-import { type Frame, FrameType, type ResumeRequest } from './frames.js';
+import { type ClientFrame, type Frame, FrameType, type ServerFrame } from './frames.js';
 
-const MAX_UINT32 = 0xffff_ffff;
 /** Longest session id or resume token a server will look at. */
 export const MAX_ID_LENGTH = 128;
 /** Longest goodbye reason, matching the WebSocket close reason limit. */
 export const MAX_REASON_LENGTH = 123;
 
-const NAMES: Record<number, string> = {
-  [FrameType.HELLO]: 'hello',
-  [FrameType.WELCOME]: 'welcome',
-  [FrameType.PROBE]: 'probe',
-  [FrameType.PROBE_ANSWER]: 'probe-answer',
-  [FrameType.MESSAGE]: 'message',
-  [FrameType.ACK]: 'ack',
-  [FrameType.GOODBYE]: 'goodbye',
-};
+/** Reads one field: returns the value to keep, or throws `invalid-frame` naming the field. */
+type Read = (value: unknown, field: string, frame: string) => unknown;
+type Field = readonly [name: string, read: Read];
+
+/**
+ * One frame type: its name in error messages, its elements after the type (in order), and how
+ * many trailing ones may be left out (they read as null).
+ */
+type Spec = readonly [name: string, fields: readonly Field[], optional?: number];
 
 function fail(frame: string, what: string): never {
   throw new ProtocolError('invalid-frame', `'${frame}' ${what}`);
 }
 
-function isUint(value: unknown, max = Number.MAX_SAFE_INTEGER): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
-}
+// The readers are built once at load; /* @__PURE__ */ lets a bundler drop those only the other
+// direction needs (a browser client never reads a HELLO).
+const int =
+  (min: number, max: number): Read =>
+  (value, field, frame) =>
+    Number.isInteger(value) && (value as number) >= min && (value as number) <= max
+      ? value
+      : fail(frame, `requires an integer '${field}' from ${min} to ${max}`);
 
-function uint(frame: string, field: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
-  if (!isUint(value, max)) fail(frame, `requires an integer '${field}' from 0 to ${max}`);
-  return value;
-}
+const string =
+  (min: number, max: number): Read =>
+  (value, field, frame) =>
+    typeof value === 'string' && value.length >= min && value.length <= max
+      ? value
+      : fail(
+          frame,
+          `requires a string '${field}' of ${min ? `${min} to` : 'at most'} ${max} characters`,
+        );
 
-function id(frame: string, field: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
-    fail(frame, `requires a string '${field}' of 1 to ${MAX_ID_LENGTH} characters`);
+const boolean: Read = (value, field, frame) =>
+  typeof value === 'boolean' ? value : fail(frame, `requires a boolean '${field}'`);
+
+const any: Read = (value) => value;
+
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+const SEQ = /* @__PURE__ */ int(0, MAX_SEQ);
+const UINT32 = /* @__PURE__ */ int(0, 0xffff_ffff);
+const VERSION = /* @__PURE__ */ int(0, 0xffff);
+const ID = /* @__PURE__ */ string(1, MAX_ID_LENGTH);
+
+/** Copies `fields` from `values` (starting at `from`) into `into`; missing trailing ones are null. */
+function read(
+  frame: string,
+  fields: readonly Field[],
+  values: readonly unknown[],
+  from: number,
+  into: Record<string, unknown>,
+  prefix = '',
+): Record<string, unknown> {
+  for (let i = 0; i < fields.length; i++) {
+    const [name, check] = fields[i]!;
+    into[name] = from + i < values.length ? check(values[from + i], prefix + name, frame) : null;
   }
-  return value;
+  return into;
 }
 
-function arity(frame: string, value: readonly unknown[], min: number, max = min): void {
-  if (value.length < min || value.length > max) {
-    const expected = min === max ? `${min}` : `${min} to ${max}`;
-    fail(frame, `must have ${expected} elements, got ${value.length}`);
-  }
-}
+const RESUME: readonly Field[] = [
+  ['sessionId', ID],
+  ['token', ID],
+  ['lastSeq', SEQ],
+  ['sentSeq', SEQ],
+];
 
-function resumeRequest(value: unknown): ResumeRequest | null {
+const resume: Read = (value, _field, frame) => {
   if (value === null) return null;
-  if (!Array.isArray(value) || value.length !== 4) {
-    fail('hello', "requires 'resume' to be null or [sessionId, token, lastSeq, sentSeq]");
+  if (!Array.isArray(value) || value.length !== RESUME.length) {
+    fail(frame, "requires 'resume' to be null or [sessionId, token, lastSeq, sentSeq]");
   }
-  return {
-    sessionId: id('hello', 'resume.sessionId', value[0]),
-    token: id('hello', 'resume.token', value[1]),
-    lastSeq: uint('hello', 'resume.lastSeq', value[2]),
-    sentSeq: uint('hello', 'resume.sentSeq', value[3]),
-  };
-}
+  return read(frame, RESUME, value, 0, {}, 'resume.');
+};
+
+// One spec per frame type, in PROTOCOL.md's order of elements.
+const HELLO: Spec = [
+  'hello',
+  [
+    ['version', VERSION],
+    ['auth', (value) => value ?? null],
+    ['resume', resume],
+  ],
+];
+const WELCOME: Spec = [
+  'welcome',
+  [
+    ['version', VERSION],
+    ['sessionId', ID],
+    ['token', ID],
+    ['probeIntervalMs', UINT32],
+    ['probeTimeoutMs', UINT32],
+    ['maxPayloadBytes', SEQ],
+    ['resumed', boolean],
+    ['lastSeq', SEQ],
+    ['sentSeq', SEQ],
+  ],
+];
+const PROBE: Spec = ['probe', [['id', UINT32]]];
+const PROBE_ANSWER: Spec = [
+  'probe-answer',
+  [
+    ['id', UINT32],
+    ['ack', SEQ],
+  ],
+  1,
+];
+const MESSAGE: Spec = [
+  'message',
+  [
+    ['seq', /* @__PURE__ */ int(1, MAX_SEQ)],
+    ['data', any],
+  ],
+];
+const ACK: Spec = ['ack', [['seq', SEQ]]];
+const GOODBYE: Spec = [
+  'goodbye',
+  [
+    ['code', /* @__PURE__ */ int(1000, 4999)],
+    ['reason', /* @__PURE__ */ string(0, MAX_REASON_LENGTH)],
+  ],
+];
+
+type Specs = Readonly<Record<number, Spec>>;
+
+// Keyed by FrameType value. Number literals rather than `[FrameType.WELCOME]`, so that a bundler
+// can tell the tables are side-effect free and leave out the ones a peer never uses; `satisfies`
+// checks the keys against the frame types of each direction.
+const FROM_SERVER = {
+  2: WELCOME,
+  3: PROBE,
+  5: MESSAGE,
+  6: ACK,
+  7: GOODBYE,
+} satisfies Record<ServerFrame['type'], Spec>;
+const FROM_CLIENT = {
+  1: HELLO,
+  4: PROBE_ANSWER,
+  5: MESSAGE,
+  6: ACK,
+  7: GOODBYE,
+} satisfies Record<ClientFrame['type'], Spec>;
+const EITHER = {
+  1: HELLO,
+  2: WELCOME,
+  3: PROBE,
+  4: PROBE_ANSWER,
+  5: MESSAGE,
+  6: ACK,
+  7: GOODBYE,
+} satisfies Record<FrameType, Spec>;
 
 /**
  * Names a bad frame type briefly enough for a WebSocket close reason (123 bytes). Not plain
@@ -69,70 +170,47 @@ function describeType(type: unknown): string {
   return type === null ? 'null' : Array.isArray(type) ? 'array' : typeof type;
 }
 
-/**
- * Checks a decoded MessagePack value and returns the typed frame it holds.
- * @throws {ProtocolError} `unknown-frame-type` or `invalid-frame`, with a sentence naming the field.
- */
-export function validate(value: unknown): Frame {
+function check(value: unknown, specs: Specs, sender?: string): Frame {
   if (!Array.isArray(value) || value.length === 0) {
     throw new ProtocolError('invalid-frame', 'a frame must be a non-empty MessagePack array');
   }
   const type = value[0];
-  const name = typeof type === 'number' ? NAMES[type] : undefined;
-  if (name === undefined) {
-    throw new ProtocolError('unknown-frame-type', `unknown frame type ${describeType(type)}`);
+  const spec = typeof type === 'number' ? specs[type] : undefined;
+  if (spec === undefined) {
+    throw (Object.values(FrameType) as unknown[]).includes(type)
+      ? new ProtocolError('unexpected-frame', `frame type ${type} is not sent by ${sender}s`)
+      : new ProtocolError('unknown-frame-type', `unknown frame type ${describeType(type)}`);
   }
-  switch (type) {
-    case FrameType.MESSAGE:
-      arity(name, value, 3);
-      if (!isUint(value[1]) || value[1] === 0)
-        fail(name, "requires an integer 'seq' from 1 to 2^53-1");
-      return { type, seq: value[1], data: value[2] };
-    case FrameType.PROBE:
-      arity(name, value, 2);
-      return { type, id: uint(name, 'id', value[1], MAX_UINT32) };
-    case FrameType.PROBE_ANSWER:
-      arity(name, value, 2, 3);
-      return {
-        type,
-        id: uint(name, 'id', value[1], MAX_UINT32),
-        ack: value.length === 3 ? uint(name, 'ack', value[2]) : null,
-      };
-    case FrameType.ACK:
-      arity(name, value, 2);
-      return { type, seq: uint(name, 'seq', value[1]) };
-    case FrameType.HELLO:
-      arity(name, value, 4);
-      return {
-        type,
-        version: uint(name, 'version', value[1], 0xffff),
-        auth: value[2] ?? null,
-        resume: resumeRequest(value[3]),
-      };
-    case FrameType.WELCOME:
-      arity(name, value, 10);
-      if (typeof value[7] !== 'boolean') fail(name, "requires a boolean 'resumed'");
-      return {
-        type,
-        version: uint(name, 'version', value[1], 0xffff),
-        sessionId: id(name, 'sessionId', value[2]),
-        token: id(name, 'token', value[3]),
-        probeIntervalMs: uint(name, 'probeIntervalMs', value[4], MAX_UINT32),
-        probeTimeoutMs: uint(name, 'probeTimeoutMs', value[5], MAX_UINT32),
-        maxPayloadBytes: uint(name, 'maxPayloadBytes', value[6]),
-        resumed: value[7],
-        lastSeq: uint(name, 'lastSeq', value[8]),
-        sentSeq: uint(name, 'sentSeq', value[9]),
-      };
-    default: {
-      arity(name, value, 3);
-      const code = value[1];
-      if (!isUint(code) || code < 1000 || code > 4999)
-        fail(name, "requires an integer 'code' from 1000 to 4999");
-      if (typeof value[2] !== 'string' || value[2].length > MAX_REASON_LENGTH) {
-        fail(name, `requires a string 'reason' of at most ${MAX_REASON_LENGTH} characters`);
-      }
-      return { type: FrameType.GOODBYE, code, reason: value[2] };
-    }
+  const [name, fields, optional = 0] = spec;
+  const max = fields.length + 1;
+  const min = max - optional;
+  if (value.length < min || value.length > max) {
+    fail(name, `must have ${min === max ? min : `${min} to ${max}`} elements, got ${value.length}`);
   }
+  return read(name, fields, value, 1, { type }) as unknown as Frame;
+}
+
+/**
+ * Checks a decoded MessagePack value and returns the typed frame it holds, whichever way it was
+ * sent (for tools and tests; peers use {@link validateFromServer} / {@link validateFromClient}).
+ * @throws {ProtocolError} `unknown-frame-type` or `invalid-frame`, with a sentence naming the field.
+ */
+export function validate(value: unknown): Frame {
+  return check(value, EITHER);
+}
+
+/**
+ * As {@link validate}, for what a client receives: a frame only clients send (HELLO,
+ * PROBE_ANSWER) is refused as `unexpected-frame`.
+ */
+export function validateFromServer(value: unknown): ServerFrame {
+  return check(value, FROM_SERVER, 'server') as ServerFrame;
+}
+
+/**
+ * As {@link validate}, for what a server receives: a frame only servers send (WELCOME, PROBE)
+ * is refused as `unexpected-frame`.
+ */
+export function validateFromClient(value: unknown): ClientFrame {
+  return check(value, FROM_CLIENT, 'client') as ClientFrame;
 }

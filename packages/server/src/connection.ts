@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  type ClientFrame,
   CloseCode,
   clampReason,
-  decode,
-  encode,
+  decodeFromClient,
+  encodeGoodbye,
   encodeProbe,
-  type Frame,
   FrameType,
   type HelloFrame,
   PROTOCOL_VERSION,
@@ -110,9 +110,10 @@ export class Connection implements Timed {
   /** Called by the binding for every WebSocket message. */
   receive(data: WireData): void {
     if (this.phase === 'closed') return;
-    let frame: Frame;
+    let frame: ClientFrame;
     try {
-      frame = decode(data, this.host.options.maxPayloadBytes);
+      // Frames only servers send (WELCOME, PROBE) are refused here as `unexpected-frame`.
+      frame = decodeFromClient(data, this.host.options.maxPayloadBytes);
       this.dispatch(frame);
     } catch (error) {
       if (error instanceof ProtocolError) this.fail(error.code, error.closeCode, error.message);
@@ -120,7 +121,7 @@ export class Connection implements Timed {
     }
   }
 
-  private dispatch(frame: Frame): void {
+  private dispatch(frame: ClientFrame): void {
     if (this.phase === 'handshake') {
       if (frame.type !== FrameType.HELLO) throw unexpected(frame, 'before hello');
       this.onHello(frame);
@@ -210,7 +211,7 @@ export class Connection implements Timed {
   closeWith(code: number, fullReason: string): void {
     if (this.phase === 'closed') return;
     const reason = clampReason(fullReason);
-    this.transport.send(encode({ type: FrameType.GOODBYE, code, reason }));
+    this.transport.send(encodeGoodbye(code, reason));
     this.transport.close(code, reason);
     this.detach();
   }
@@ -273,6 +274,6 @@ function uncork(connection: Connection): void {
   connection.flushWrites();
 }
 
-function unexpected(frame: Frame, when: string): ProtocolError {
+function unexpected(frame: ClientFrame, when: string): ProtocolError {
   return new ProtocolError('unexpected-frame', `frame type ${frame.type} is not allowed ${when}`);
 }
