@@ -75,8 +75,34 @@ export function encodeGoodbye(code: number, reason: string): Uint8Array {
   return packr.pack([FrameType.GOODBYE, code, reason]);
 }
 
+/** Hand-encoded: probes go to every connection every interval, so they skip the encoder. */
 export function encodeProbe(id: number): Uint8Array {
-  return packr.pack([FrameType.PROBE, id]);
+  const out = new Uint8Array(2 + uintLength(id));
+  out[0] = 0x92; // fixarray of 2
+  out[1] = FrameType.PROBE;
+  writeUint(out, 2, id);
+  return out;
+}
+
+/**
+ * The id of a PROBE_ANSWER without an ack, read straight from its bytes, or -1 for any other
+ * frame (which then goes through {@link decodeFromClient}). The bytes it accepts are exactly
+ * the valid encodings of `[4, id]`, so it refuses nothing the full decoder would accept.
+ */
+export function probeAnswerId(bytes: Uint8Array): number {
+  if (bytes[0] !== 0x92 || bytes[1] !== FrameType.PROBE_ANSWER) return -1;
+  const marker = bytes[2] ?? 0xff;
+  const length = bytes.length;
+  if (marker < 0x80) return length === 3 ? marker : -1;
+  if (marker === 0xcc) return length === 4 ? (bytes[3] ?? -1) : -1;
+  if (marker === 0xcd) return length === 5 ? ((bytes[3] ?? 0) << 8) | (bytes[4] ?? 0) : -1;
+  if (marker === 0xce && length === 7) {
+    return (
+      (bytes[3] ?? 0) * 0x100_0000 +
+      (((bytes[4] ?? 0) << 16) | ((bytes[5] ?? 0) << 8) | (bytes[6] ?? 0))
+    );
+  }
+  return -1;
 }
 
 export function encodeProbeAnswer(id: number, ack: number | null): Uint8Array {
@@ -135,18 +161,22 @@ function uintLength(n: number): number {
 }
 
 function writeUint(out: Uint8Array, at: number, n: number): void {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   if (n < 0x80) out[at] = n;
   else if (n < 0x100) {
     out[at] = 0xcc;
     out[at + 1] = n;
   } else if (n < 0x1_0000) {
     out[at] = 0xcd;
-    view.setUint16(at + 1, n);
+    out[at + 1] = n >>> 8;
+    out[at + 2] = n & 0xff;
   } else if (n < 0x1_0000_0000) {
     out[at] = 0xce;
-    view.setUint32(at + 1, n);
+    out[at + 1] = n >>> 24;
+    out[at + 2] = (n >>> 16) & 0xff;
+    out[at + 3] = (n >>> 8) & 0xff;
+    out[at + 4] = n & 0xff;
   } else {
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     // msgpackr writes integers of 2^32 and above as float64, so do the same to stay identical.
     out[at] = 0xcb;
     view.setFloat64(at + 1, n);

@@ -19,6 +19,7 @@ export {
   encodePayload,
   encodeProbe,
   encodeProbeAnswer,
+  probeAnswerId,
   type WireData,
 } from './codec.js';
 export { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS } from './defaults.js';

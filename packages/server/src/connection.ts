@@ -10,6 +10,7 @@ import {
   type HelloFrame,
   PROTOCOL_VERSION,
   ProtocolError,
+  probeAnswerId,
   type WireData,
 } from '@probe/protocol';
 import type { SuspendReason } from './events.js';
@@ -110,6 +111,15 @@ export class Connection implements Timed {
   /** Called by the binding for every WebSocket message. */
   receive(data: WireData): void {
     if (this.phase === 'closed') return;
+    // Probe answers are most of what an idle server receives: read them without the decoder.
+    if (this.phase === 'open' && data instanceof Uint8Array) {
+      const id = probeAnswerId(data);
+      if (id >= 0) {
+        this.confirmToken();
+        this.onProbeAnswer(id);
+        return;
+      }
+    }
     let frame: ClientFrame;
     try {
       // Frames only servers send (WELCOME, PROBE) are refused here as `unexpected-frame`.
@@ -129,10 +139,7 @@ export class Connection implements Timed {
     }
     const session = this.session;
     if (this.phase !== 'open' || session === null) throw unexpected(frame, 'before welcome');
-    if (!this.tokenConfirmed) {
-      this.tokenConfirmed = true;
-      session.confirmToken();
-    }
+    this.confirmToken();
     switch (frame.type) {
       case FrameType.MESSAGE:
         session.receive(frame.seq, frame.data);
@@ -150,6 +157,13 @@ export class Connection implements Timed {
       default:
         throw unexpected(frame, 'after welcome');
     }
+  }
+
+  /** The first frame on a resumed connection proves the client holds the new token. */
+  private confirmToken(): void {
+    if (this.tokenConfirmed) return;
+    this.tokenConfirmed = true;
+    this.session?.confirmToken();
   }
 
   private onHello(hello: HelloFrame): void {
