@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@probe/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,17 +15,7 @@ const appDir = fileURLToPath(new URL('..', import.meta.url));
 const artifacts = join(appDir, 'test-artifacts');
 const webOut = join(artifacts, 'web');
 const screenshot = join(artifacts, 'chat-e2e.png');
-const executablePath = process.env.PROBE_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const executablePath = CHROMIUM_PATH;
 /** Generous: two Chromium tabs, Vite and the server share two cores. */
 const WAIT = { timeout: 30_000 };
 const source = (name: string) =>

@@ -20,6 +20,7 @@ import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@probe/testkit';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
@@ -29,17 +30,7 @@ const fixture = fileURLToPath(new URL('./fixture/', import.meta.url));
 const PACKAGES = ['protocol', 'server', 'client'];
 /** Installed from npm beside the tarballs: the Vite of apps/chat, the TypeScript of the repo. */
 const TOOLS = ['vite@8.3.8', 'typescript@6.0.3', '@types/node@^20.19.0'];
-const executablePath = process.env.PROBE_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const executablePath = CHROMIUM_PATH;
 
 let work: string;
 let project: string;

@@ -1,23 +1,7 @@
 import type { WebSocketConstructor, WebSocketLike } from '@probe/client';
 
-/**
- * An event handler property checked bivariantly (as methods are), so the DOM's
- * `(ev: MessageEvent) => any` and `ws`'s handlers both fit.
- */
-type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
-
-/** The part of a native WebSocket (the browser's, or `ws` in Node) the wrapper drives. */
-export interface NativeSocket {
-  binaryType: string;
-  readonly readyState: number;
-  onopen: Handler<unknown>;
-  onmessage: Handler<{ data: unknown }>;
-  onclose: Handler<{ code: number; reason: string }>;
-  onerror: Handler<unknown>;
-  /** The DOM's `send` takes ArrayBuffer-backed views only; the SDK's frames are. */
-  send(data: Uint8Array<ArrayBuffer>): void;
-  close(code?: number, reason?: string): void;
-}
+/** The native WebSocket (the browser's, or `ws` in Node) the wrapper drives. */
+export type NativeSocket = WebSocketLike;
 
 export type NativeSocketConstructor = new (url: string) => NativeSocket;
 
