@@ -65,12 +65,24 @@ function ensureChromium() {
   process.exit(1);
 }
 
+/** One plain closing line for CI logs: the counts of the main vitest run. */
+function printSummary(file) {
+  if (!existsSync(file)) return;
+  const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(
+    readFileSync(file, 'utf8'),
+  );
+  console.log(
+    `\ntests: ${numPassedTests} passed, ${numFailedTests} failed, ${numPendingTests} skipped`,
+  );
+}
+
 const task = process.argv[2];
 const [cmd, ...prefix] = pnpm();
 run(cmd, [...prefix, 'install']);
 if (task === 'test') {
   ensureChromium();
   run(cmd, [...prefix, 'run', 'test:all']);
+  printSummary(`${root}test-artifacts/vitest-results.json`);
 } else if (task === 'demo') {
   run(cmd, [...prefix, 'turbo', 'run', 'build', '--filter=@probe/chat...']);
   run(cmd, [...prefix, '--filter', '@probe/chat', 'start']);
