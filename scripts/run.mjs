@@ -81,7 +81,11 @@ const [cmd, ...prefix] = pnpm();
 run(cmd, [...prefix, 'install']);
 if (task === 'test') {
   ensureChromium();
-  run(cmd, [...prefix, 'run', 'test:all']);
+  // The storm and slowloris suites open thousands of sockets: raise the descriptor limit first.
+  const raiseLimit =
+    'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
+  if (process.platform === 'win32') run(cmd, [...prefix, 'run', 'test:all']);
+  else run('sh', ['-c', raiseLimit, 'sh', cmd, ...prefix, 'run', 'test:all']);
   printSummary(`${root}test-artifacts/vitest-results.json`);
 } else if (task === 'demo') {
   run(cmd, [...prefix, 'turbo', 'run', 'build', '--filter=@probe/chat...']);
