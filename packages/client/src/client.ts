@@ -32,9 +32,6 @@ import {
 } from './options.js';
 import { Watchdog } from './watchdog.js';
 
-/** Messages every ack at most covers before one is sent without waiting. */
-const ACK_EVERY = 128;
-
 type Timer = ReturnType<typeof setTimeout> | undefined;
 /** What `ws` keeps in `_socket`: Node's net.Socket. */
 type NodeSocket = { writableCorked: number; cork(): void; uncork(): void };
@@ -273,7 +270,7 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
 
   #onMessage(seq: number, data: unknown): void {
     if (!this.#inbound.accept(seq)) return;
-    if (this.#inbound.unacked >= ACK_EVERY) this.#flushAck();
+    if (this.#inbound.ackDue) this.#flushAck();
     else this.#ackTimer ??= setTimeout(() => this.#flushAck(), this.#options.ackDelayMs);
     try {
       this.emit('message', data as In);

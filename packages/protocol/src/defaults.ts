@@ -1,5 +1,7 @@
 // The values the client shares, named once, so CLIENT_DEFAULTS repeats no number and a browser
 // bundle need not carry the server-only defaults.
+import { ACK_EVERY_MESSAGES } from './inbound.js';
+
 const MAX_PAYLOAD_BYTES = 1024 * 1024;
 const MAX_BUFFERED_MESSAGES = 10_000;
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -31,7 +33,7 @@ export const DEFAULTS = {
   /** Longest a received message waits for its acknowledgement when there is nothing to carry it. */
   ackDelayMs: ACK_DELAY_MS,
   /** Acknowledge at once after this many unacknowledged received messages. */
-  ackEveryMessages: 128,
+  ackEveryMessages: ACK_EVERY_MESSAGES,
   /** Client: extra time beyond interval + timeout before a silent server is declared dead. */
   watchdogSlackMs: WATCHDOG_SLACK_MS,
 } as const;

@@ -1,5 +1,8 @@
 import { ProtocolError } from './errors.js';
 
+/** A receiver acknowledges at once after this many unacknowledged messages. */
+export const ACK_EVERY_MESSAGES = 128;
+
 /**
  * Receive side of one direction: accepts messages in sequence, drops replayed duplicates and
  * tracks what still needs acknowledging.
@@ -29,6 +32,11 @@ export class InboundSequence {
   /** Messages received but not yet acknowledged. */
   get unacked(): number {
     return this.lastSeq - this.#ackedSeq;
+  }
+
+  /** True when so many messages wait for an ack that it should go out now, not on the timer. */
+  get ackDue(): boolean {
+    return this.unacked >= ACK_EVERY_MESSAGES;
   }
 
   /** The cumulative ack to send now, or null when the peer already has it. */

@@ -54,9 +54,6 @@ export const CLOSE_CODES: Record<CloseReason, number> = {
 
 const NO_ROOMS: ReadonlySet<string> = new Set();
 
-/** Messages every ack frame at most covers before one is sent without waiting. */
-const ACK_EVERY = 128;
-
 /**
  * One client's session: it outlives connections. While `suspended` it buffers what it is sent
  * and can be resumed with its secret token; it ends on `close()`, on the client's close, on
@@ -212,7 +209,7 @@ export class Session<Data = unknown, In = unknown, Out = unknown>
   /** @internal */
   receive(seq: number, data: unknown): void {
     if (!this.inbound.accept(seq)) return;
-    if (this.inbound.unacked >= ACK_EVERY) this.flushAck();
+    if (this.inbound.ackDue) this.flushAck();
     else this.host.acks.add(this);
     try {
       this.emit('message', data as In);

@@ -16,5 +16,5 @@ export function hashToken(token: string): string {
 /** Constant-time: digests have a fixed length, so neither length nor content leaks timing. */
 export function tokenMatches(token: string, hash: string | null): boolean {
   if (hash === null) return false;
-  return timingSafeEqual(createHash('sha256').update(token).digest(), Buffer.from(hash, 'base64'));
+  return timingSafeEqual(Buffer.from(hashToken(token), 'base64'), Buffer.from(hash, 'base64'));
 }
