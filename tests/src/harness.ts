@@ -1,5 +1,10 @@
 import { type ClientState, ProbeClient, type ProbeClientOptions } from '@probe/client';
-import { ProbeServer, type ProbeServerOptions, type Session } from '@probe/server';
+import {
+  type ConnectionErrorInfo,
+  ProbeServer,
+  type ProbeServerOptions,
+  type Session,
+} from '@probe/server';
 import { createFaultProxy, type FaultProxy } from '@probe/testkit';
 
 /** Short probe settings so tests see detection in well under a second. */
@@ -20,6 +25,8 @@ export interface Harness {
   /** ws:// URL straight to the server. */
   directUrl: string;
   sessions: Session[];
+  /** The server's `'connection-error'` log entries. */
+  errors: ConnectionErrorInfo[];
   client(options?: ProbeClientOptions): ProbeClient;
   close(): Promise<void>;
 }
@@ -29,6 +36,8 @@ export async function startHarness(options: ProbeServerOptions = {}): Promise<Ha
   const server = new ProbeServer({ ...FAST, ...options });
   const sessions: Session[] = [];
   server.on('session', (session) => sessions.push(session));
+  const errors: ConnectionErrorInfo[] = [];
+  server.on('connection-error', (info) => errors.push(info));
   const { port } = await server.listen(0, '127.0.0.1');
   const proxy = await createFaultProxy({ targetPort: port });
   const clients: ProbeClient[] = [];
@@ -38,6 +47,7 @@ export async function startHarness(options: ProbeServerOptions = {}): Promise<Ha
     url: proxy.url('/'),
     directUrl: `ws://127.0.0.1:${port}/`,
     sessions,
+    errors,
     client(clientOptions = {}) {
       const client = new ProbeClient(proxy.url('/'), {
         ...clientOptions,

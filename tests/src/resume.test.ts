@@ -27,13 +27,9 @@ const FAULTS: Record<string, Fault> = {
     h.proxy.latest()!.blackhole();
     await waitForState(d.client, 'reconnecting', 5000);
   },
-  'server-side kill of the socket': (_h, d) => {
-    // Terminate the server's socket under the session, as a crashed worker or LB would.
-    (
-      d.session as unknown as {
-        connection: { closed(code: number): void; transport: { terminate(): void } };
-      }
-    ).connection.transport.terminate();
+  'server dropping every connection': (h) => {
+    // The server closes the socket under the session (4000, retryable), as when shedding load.
+    h.server.dropConnections();
   },
 };
 

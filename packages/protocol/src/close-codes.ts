@@ -36,6 +36,11 @@ export const CloseCode = {
   HANDSHAKE_TIMEOUT: 4002,
   /** The connect attempt did not open in time (client side, never on the wire). */
   CONNECT_TIMEOUT: 4003,
+  /**
+   * A message went missing inside a live connection (a gap, a repeat or an impossible ack).
+   * Retryable: the resume that follows replays what is missing.
+   */
+  RESYNC: 4004,
 
   /** Resume refused: the server does not know this session. */
   SESSION_UNKNOWN: 4010,
@@ -45,6 +50,11 @@ export const CloseCode = {
   SERVER_RESTARTED: 4012,
   /** Resume refused: wrong resume token. The session itself is untouched. */
   TOKEN_INVALID: 4013,
+  /**
+   * Resume refused: the session ended (the reason names how: buffer overflow, closed by the
+   * server, closed by a client). Start a fresh session.
+   */
+  SESSION_ENDED: 4014,
   /** The session's replay buffer passed its limit; the session was ended. */
   BUFFER_OVERFLOW: 4020,
 

@@ -7,6 +7,9 @@ describe('InboundSequence', () => {
     expect(inbound.accept(1)).toBe(true);
     expect(inbound.accept(1)).toBe(false);
     expect(() => inbound.accept(3)).toThrow(/expected 2/);
+    expect(() => inbound.accept(3)).toThrow(
+      expect.objectContaining({ code: 'sequence-gap', closeCode: 4004 }),
+    );
     expect(inbound.lastSeq).toBe(1);
   });
 

@@ -15,13 +15,14 @@ export class InboundSequence {
 
   /**
    * Returns true for the next message in order, false for a duplicate already delivered.
-   * @throws {ProtocolError} `bad-sequence` when messages were skipped.
+   * @throws {ProtocolError} `sequence-gap` when messages were skipped: bytes were lost on a
+   * live path, which a resume heals (the close code is retryable).
    */
   accept(seq: number): boolean {
     if (seq <= this.lastSeq) return false;
     if (seq !== this.lastSeq + 1) {
       throw new ProtocolError(
-        'bad-sequence',
+        'sequence-gap',
         `message ${seq} arrived, expected ${this.lastSeq + 1}`,
       );
     }

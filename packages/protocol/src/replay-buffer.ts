@@ -36,12 +36,12 @@ export class ReplayBuffer {
 
   /**
    * Drops every frame up to and including `seq`. Returns how many were dropped.
-   * @throws {ProtocolError} `bad-sequence` when `seq` acknowledges a message never sent.
+   * @throws {ProtocolError} `sequence-gap` when `seq` acknowledges a message never sent.
    */
   ack(seq: number): number {
     if (seq > this.lastSeq) {
       throw new ProtocolError(
-        'bad-sequence',
+        'sequence-gap',
         `ack ${seq} is beyond the last message sent (${this.lastSeq})`,
       );
     }
@@ -65,6 +65,18 @@ export class ReplayBuffer {
   since(seq: number): Uint8Array[] {
     const start = this.#head + Math.max(0, seq + 1 - this.#firstSeq);
     return this.#frames.slice(start) as Uint8Array[];
+  }
+
+  /**
+   * Replaces the contents with `frames`, the first of which carries `afterSeq + 1`: a session
+   * loaded from a shared store, whose peer acknowledged everything up to `afterSeq`.
+   */
+  restore(afterSeq: number, frames: readonly Uint8Array[]): void {
+    this.#frames = [...frames];
+    this.#head = 0;
+    this.#firstSeq = afterSeq + 1;
+    this.bytes = 0;
+    for (const frame of frames) this.bytes += frame.length;
   }
 
   /** Removes and returns every buffered frame, and restarts numbering at 1. */

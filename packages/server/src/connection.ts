@@ -14,8 +14,7 @@ import {
   type WireData,
 } from '@probe/protocol';
 import type { SuspendReason } from './events.js';
-import type { Timed } from './scheduler.js';
-import type { Session } from './session.js';
+import type { Timed, TimerWheel } from './scheduler.js';
 
 /** The few socket operations the core needs. */
 export interface Transport {
@@ -27,6 +26,29 @@ export interface Transport {
   uncork?(): void;
 }
 
+/**
+ * What a connection carries frames for once it is welcomed: the session core. The connection
+ * knows only this, so the session side owns the link between the two.
+ */
+export interface ConnectionPeer {
+  readonly id: string;
+  /** A MESSAGE; may throw ProtocolError. */
+  receive(seq: number, data: unknown): void;
+  /** A cumulative ack (ACK or PROBE_ANSWER); may throw ProtocolError. */
+  acknowledge(seq: number): void;
+  /** The first frame on a welcomed connection shows the client holds the new token. */
+  confirmToken(): void;
+  /** The client said GOODBYE: it ends the session. */
+  goodbye(): void;
+  /** A probe answered after `rttMs`. */
+  probeAnswered(rttMs: number): void;
+  /**
+   * This connection stopped carrying the session. When it is being refused with `closeCode`,
+   * returns the code to close with instead (a gap is retryable until a peer causes too many).
+   */
+  disconnected(connection: Connection, reason: SuspendReason, closeCode?: number): number | void;
+}
+
 /** What a connection needs from the server that accepted it. */
 export interface ConnectionHost {
   readonly options: {
@@ -35,7 +57,7 @@ export interface ConnectionHost {
     readonly handshakeTimeoutMs: number;
     readonly maxPayloadBytes: number;
   };
-  readonly wheel: import('./scheduler.js').TimerWheel;
+  readonly wheel: TimerWheel;
   readonly now: () => number;
   /** Opens a new session or resumes one; resolves when the welcome is sent or the socket refused. */
   hello(connection: Connection, hello: HelloFrame): Promise<void>;
@@ -58,7 +80,8 @@ const PROBE_PHASES = 10;
 export class Connection implements Timed {
   /** @internal */ wheelAt = 0;
   /** @internal */ wheelSlot = -1;
-  session: Session | null = null;
+  /** The session this connection carries, once welcomed. */
+  peer: ConnectionPeer | null = null;
   /**
    * The upgrade request, for `authenticate` and `allowOrigin`; released once the session is
    * open, since it holds headers and buffers for as long as the connection lives.
@@ -142,22 +165,22 @@ export class Connection implements Timed {
       this.onHello(frame);
       return;
     }
-    const session = this.session;
-    if (this.phase !== 'open' || session === null) throw unexpected(frame, 'before welcome');
+    const peer = this.peer;
+    if (this.phase !== 'open' || peer === null) throw unexpected(frame, 'before welcome');
     this.confirmToken();
     switch (frame.type) {
       case FrameType.MESSAGE:
-        session.receive(frame.seq, frame.data);
+        peer.receive(frame.seq, frame.data);
         return;
       case FrameType.PROBE_ANSWER:
         this.onProbeAnswer(frame.id);
-        if (frame.ack !== null) session.acknowledge(frame.ack);
+        if (frame.ack !== null) peer.acknowledge(frame.ack);
         return;
       case FrameType.ACK:
-        session.acknowledge(frame.seq);
+        peer.acknowledge(frame.seq);
         return;
       case FrameType.GOODBYE:
-        session.end('client-closed');
+        peer.goodbye();
         return;
       default:
         throw unexpected(frame, 'after welcome');
@@ -168,7 +191,7 @@ export class Connection implements Timed {
   private confirmToken(): void {
     if (this.tokenConfirmed) return;
     this.tokenConfirmed = true;
-    this.session?.confirmToken();
+    this.peer?.confirmToken();
   }
 
   private onHello(hello: HelloFrame): void {
@@ -179,7 +202,9 @@ export class Connection implements Timed {
     }
     this.phase = 'welcoming';
     this.host.hello(this, hello).catch((error: unknown) => {
-      this.fail('internal-error', CloseCode.INTERNAL_ERROR, `handshake failed: ${String(error)}`);
+      // The detail is for the server's log only: the peer gets a stable reason.
+      this.host.connectionError(this, 'internal-error', CloseCode.INTERNAL_ERROR, String(error));
+      this.closeWith(CloseCode.INTERNAL_ERROR, 'internal error');
     });
   }
 
@@ -189,10 +214,10 @@ export class Connection implements Timed {
    * the event loop sends a batch of probes (and receives a batch of answers), which costs
    * measurably less CPU than one wake-up per connection.
    */
-  opened(session: Session): void {
+  opened(peer: ConnectionPeer): void {
     if (this.phase !== 'welcoming') return;
     this.phase = 'open';
-    this.session = session;
+    this.peer = peer;
     this.request = undefined;
     this.tokenConfirmed = false;
     const { probeIntervalMs } = this.host.options;
@@ -229,8 +254,7 @@ export class Connection implements Timed {
     if (!this.probePending || id !== this.probeId) return;
     this.probePending = false;
     const rtt = this.host.now() - this.probeSentAt;
-    const session = this.session;
-    if (session) session.rttMs = session.rttMs === null ? rtt : session.rttMs * 0.875 + rtt * 0.125;
+    this.peer?.probeAnswered(rtt);
     // Next probe one interval after this one was due (skipping any intervals an event-loop
     // stall swallowed), so the connection keeps its phase.
     const { probeIntervalMs } = this.host.options;
@@ -254,29 +278,31 @@ export class Connection implements Timed {
     if (this.phase !== 'closed') this.host.connectionError(this, code, closeCode, message);
   }
 
-  /** Refuses the peer: log entry, goodbye with the close code, and the session (if any) ends. */
+  /**
+   * Refuses the peer: log entry, goodbye with the close code, and the session (if any) is told:
+   * it ends after a final code, and waits for a resume after a retryable one (a sequence gap).
+   */
   fail(code: string, closeCode: number, message: string): void {
     if (this.phase === 'closed') return;
     this.host.connectionError(this, code, closeCode, message);
-    const session = this.session;
-    this.closeWith(closeCode, message);
-    session?.end('protocol-error');
+    const sent = this.peer?.disconnected(this, 'error', closeCode) ?? closeCode;
+    this.closeWith(sent, sent === closeCode ? message : 'too many sequence gaps');
   }
 
   /** The path is dead: drop the socket at once (a close handshake would hang on it). */
   private lost(reason: SuspendReason): void {
-    const session = this.session;
+    const peer = this.peer;
     this.transport.terminate();
     this.detach();
-    session?.suspend(reason);
+    peer?.disconnected(this, reason);
   }
 
   /** Called by the binding when the socket closed, whoever closed it. */
   closed(code: number): void {
     if (this.phase === 'closed') return;
-    const session = this.session;
+    const peer = this.peer;
     this.detach();
-    session?.suspend(code === CloseCode.ABNORMAL ? 'reset' : 'closed');
+    peer?.disconnected(this, code === CloseCode.ABNORMAL ? 'reset' : 'closed');
   }
 
   /** Called by the binding on a socket error (the close follows). */
@@ -288,17 +314,16 @@ export class Connection implements Timed {
     }
   }
 
-  /** @internal another connection took the session over. */
-  supersede(): void {
-    this.session = null;
-    this.closeWith(CloseCode.SESSION_TAKEN_OVER, 'session resumed on another connection');
+  /** Closes without telling the session: its owner already moved it elsewhere. */
+  release(code: number, reason: string): void {
+    this.peer = null;
+    this.closeWith(code, reason);
   }
 
   private detach(): void {
     this.phase = 'closed';
     this.host.wheel.cancel(this);
-    if (this.session?.connection === this) this.session.connection = null;
-    this.session = null;
+    this.peer = null;
     this.host.connectionClosed(this);
   }
 }

@@ -118,15 +118,15 @@ describe('hostile input gets a clear close code and a log entry; other sessions 
     [
       'an ack for messages never sent',
       () => encode({ type: FrameType.ACK, seq: 7 }),
-      CloseCode.PROTOCOL_ERROR,
-      'bad-sequence',
+      CloseCode.RESYNC,
+      'sequence-gap',
       true,
     ],
     [
       'a sequence number that jumps',
       () => encode({ type: FrameType.MESSAGE, seq: 5, data: 1 }),
-      CloseCode.PROTOCOL_ERROR,
-      'bad-sequence',
+      CloseCode.RESYNC,
+      'sequence-gap',
       true,
     ],
     [
@@ -164,6 +164,30 @@ describe('hostile input gets a clear close code and a log entry; other sessions 
     });
   }
 
+  it('a gap suspends the session for a resume; a peer that keeps causing gaps is cut off', async () => {
+    const first = await rawSession(url);
+    const session = [...server.sessions()].find((s) => s !== canary.session)!;
+    const closes: string[] = [];
+    session.on('suspend', (reason) => closes.push(reason));
+    session.on('close', (reason) => closes.push(reason));
+    first.raw.sendFrame({ type: FrameType.MESSAGE, seq: 3, data: 'gap' });
+    expect((await first.raw.waitForClose()).code).toBe(CloseCode.RESYNC);
+    expect(session.state).toBe('suspended');
+    let resume = { sessionId: first.welcome.sessionId, token: first.welcome.token, lastSeq: 0, sentSeq: 0 };
+    for (let i = 0; i < 9; i++) {
+      const again = await rawSession(url, resume);
+      resume = { ...resume, token: again.welcome.token };
+      again.raw.sendFrame({ type: FrameType.MESSAGE, seq: 9, data: 'gap again' });
+      expect((await again.raw.waitForClose()).code).toBe(CloseCode.RESYNC);
+    }
+    expect(closes).toEqual(Array(10).fill('resync'));
+    const last = await rawSession(url, resume);
+    last.raw.sendFrame({ type: FrameType.MESSAGE, seq: 9, data: 'one gap too many' });
+    expect((await last.raw.waitForClose()).code).toBe(CloseCode.PROTOCOL_ERROR);
+    expect(closes.at(-1)).toBe('protocol-error');
+    expect(session.state).toBe('closed');
+  });
+
   it('a repeated sequence number is dropped, not delivered twice, and the connection stays', async () => {
     const { raw } = await rawSession(url);
     const session = [...server.sessions()].find((s) => s !== canary.session)!;
@@ -187,9 +211,10 @@ describe('hostile input gets a clear close code and a log entry; other sessions 
     expect(errors.filter((e) => e.code === 'handshake-timeout')).toHaveLength(100);
   });
 
-  it('a cross-origin connection is refused when allowOrigin says no', async () => {
-    const raw = await RawClient.connect(url, { headers: { origin: 'https://evil.example' } });
-    expect((await raw.waitForClose()).code).toBe(CloseCode.FORBIDDEN_ORIGIN);
+  it('a cross-origin connection is refused before the upgrade when allowOrigin says no', async () => {
+    await expect(
+      RawClient.connect(url, { headers: { origin: 'https://evil.example' } }),
+    ).rejects.toThrow(/HTTP 403/);
     const good = await RawClient.connect(url, { headers: { origin: 'https://good.example' } });
     good.sendFrame(hello);
     expect((await good.nextFrame()).type).toBe(FrameType.WELCOME);

@@ -1,8 +1,29 @@
 export { CloseCode, isRetryableClose, ProbeError, ProtocolError } from '@probe/protocol';
 export type { Transport } from './connection.js';
-export type { CloseReason, ConnectionErrorInfo, ResumeInfo, SuspendReason } from './events.js';
-export type { Authenticate, ProbeServerOptions } from './options.js';
+export type {
+  CloseReason,
+  ConnectionErrorInfo,
+  MessageInfo,
+  ResumeInfo,
+  SessionInfo,
+  SuspendReason,
+} from './events.js';
+export type {
+  AllowOrigin,
+  Authenticate,
+  AuthorizeResume,
+  ProbeServerOptions,
+} from './options.js';
 export type { SchedulerStats } from './scheduler.js';
-export { ProbeServer, type ServerEvents, type ServerStats } from './server.js';
-export { Session, type SessionEvents, type SessionState } from './session.js';
-export { MemorySessionStore, type SessionStore } from './session-store.js';
+export { ProbeServer, type ServerEvents, type ServerRooms, type ServerStats } from './server.js';
+export { Session, type SessionEvents, type SessionInit, type SessionState } from './session.js';
+export {
+  type EndedSession,
+  type LoadedSession,
+  type SessionChanges,
+  type SessionRecord,
+  type SessionStore,
+  StoreError,
+  type StoreErrorCode,
+  type StoreNode,
+} from './store.js';

@@ -1,16 +1,38 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { DEFAULTS, ProbeError } from '@probe/protocol';
-import type { Session } from './session.js';
-import type { SessionStore } from './session-store.js';
+import type { SessionStore } from './store.js';
 
 /**
  * Decides who may open a session. Resolve with any value to accept (it becomes `session.data`),
- * reject or throw to refuse with close code 4503 `UNAUTHORIZED` and the error's message as reason.
- * Called for new sessions only; a resume is authorised by the session's secret token.
+ * reject or throw to refuse with close code 4503 `UNAUTHORIZED`. The client is told only
+ * "unauthorized"; the error itself goes to the server's `'connection-error'` log entry.
+ * Called for new sessions only; a resume is authorised by the session's secret token and by
+ * {@link AuthorizeResume}.
  */
 export type Authenticate<Data> = (auth: unknown, request: IncomingMessage) => Data | Promise<Data>;
 
-export interface ProbeServerOptions<Data = unknown, In = unknown, Out = unknown> {
+/**
+ * Runs on every resume, after the token matched: return false (or throw) to refuse it, which
+ * ends the session with `'revoked'` (close code 4503). Use it to cut off a user whose access
+ * was revoked while their session was resumable.
+ */
+export type AuthorizeResume<Data> = (
+  data: Data,
+  request: IncomingMessage,
+) => boolean | Promise<boolean>;
+
+/**
+ * Checks the Origin header of a browser's upgrade request, before the upgrade: a refused
+ * origin gets HTTP 403. `'same-origin'` accepts requests without an Origin header (not from a
+ * browser) and those whose Origin host equals the Host header; `'any'` accepts everything.
+ */
+export type AllowOrigin =
+  | 'same-origin'
+  | 'any'
+  | readonly string[]
+  | ((origin: string | undefined, request: IncomingMessage) => boolean);
+
+export interface ProbeServerOptions<Data = unknown> {
   /**
    * How often each connection is probed, in ms.
    * @default 10000
@@ -58,13 +80,55 @@ export interface ProbeServerOptions<Data = unknown, In = unknown, Out = unknown>
    * @default 20
    */
   ackDelayMs?: number;
+  /**
+   * Resumes one session may make per minute; more are refused with 1013 (retryable), since
+   * each can make the server replay up to `maxBufferedBytes`.
+   * @default 30
+   */
+  maxResumesPerMinute?: number;
+  /**
+   * Sessions this node serves at most; a new session beyond it is refused with 1013
+   * `TRY_AGAIN_LATER` (retryable).
+   * @default 100000
+   */
+  maxSessions?: number;
+  /**
+   * WebSocket connections one remote address may hold at once; more get HTTP 429 before the
+   * upgrade. Behind a proxy every client shares the proxy's address: leave it unlimited there.
+   * @default Infinity
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * A session older than this is not resumed (it ends with `'expired'`), however often its
+   * client reconnects: a stolen token stops working after it.
+   * @default Infinity
+   */
+  maxSessionLifetimeMs?: number;
+  /**
+   * Shared store only: how long a node taking a session over waits for the node that served
+   * it to let go, in ms. A node that is alive answers in a few ms; one that was killed or
+   * frozen does not, and then the client messages it may have handed to the application
+   * without storing are marked `redelivered` when they arrive again.
+   * @default 2000
+   */
+  handoverTimeoutMs?: number;
   /** Accept or refuse new sessions; see {@link Authenticate}. Default: everyone is accepted. */
   authenticate?: Authenticate<Data>;
+  /** Accept or refuse each resume; see {@link AuthorizeResume}. Default: every valid token. */
+  authorizeResume?: AuthorizeResume<Data>;
   /**
-   * Checks the Origin header of browser connections. A refused origin is closed with 4504
-   * `FORBIDDEN_ORIGIN`. Default: every origin is allowed.
+   * Which browser origins may connect; see {@link AllowOrigin}. Browsers send cookies with
+   * WebSocket upgrades from any site, so allowing every origin exposes cookie-authenticated
+   * apps to cross-site WebSocket hijacking.
+   * @default 'same-origin'
    */
-  allowOrigin?: (origin: string | undefined, request: IncomingMessage) => boolean;
+  allowOrigin?: AllowOrigin;
+  /**
+   * Request headers kept on `session.headers` after the upgrade request is released (the
+   * request itself is not kept: it holds buffers for as long as the connection lives).
+   * @default []
+   */
+  keepHeaders?: readonly string[];
   /** Attach to this existing HTTP(S) server instead of calling `listen()`. */
   server?: HttpServer;
   /**
@@ -78,10 +142,12 @@ export interface ProbeServerOptions<Data = unknown, In = unknown, Out = unknown>
    */
   noServer?: boolean;
   /**
-   * Where sessions are looked up when clients resume; see docs/session-store.md.
-   * @default an in-memory store
+   * A store shared by several server nodes (`RedisSessionStore` from `@probe/redis`), so a
+   * client resumes on any node and a deploy or a killed node loses nothing; see
+   * docs/scale-out.md. Without it sessions live in this process.
+   * @default undefined (sessions in memory)
    */
-  store?: SessionStore<Session<Data, In, Out>>;
+  store?: SessionStore;
 }
 
 export type ResolvedServerOptions<Data> = Required<
@@ -96,9 +162,25 @@ export type ResolvedServerOptions<Data> = Required<
     | 'maxBufferedBytes'
     | 'highWaterMarkBytes'
     | 'ackDelayMs'
+    | 'maxResumesPerMinute'
+    | 'maxSessions'
+    | 'maxConnectionsPerAddress'
+    | 'maxSessionLifetimeMs'
+    | 'handoverTimeoutMs'
+    | 'allowOrigin'
+    | 'keepHeaders'
   >
 > &
-  Pick<ProbeServerOptions<Data>, 'authenticate' | 'allowOrigin' | 'server' | 'path' | 'noServer'>;
+  Pick<ProbeServerOptions<Data>, 'authenticate' | 'authorizeResume' | 'server' | 'path' | 'noServer'>;
+
+/** Server-only defaults, beside the shared ones in `DEFAULTS`. */
+const SERVER_DEFAULTS = {
+  maxResumesPerMinute: 30,
+  maxSessions: 100_000,
+  maxConnectionsPerAddress: Number.POSITIVE_INFINITY,
+  maxSessionLifetimeMs: Number.POSITIVE_INFINITY,
+  handoverTimeoutMs: 2000,
+} as const;
 
 const NUMERIC = [
   'probeIntervalMs',
@@ -110,6 +192,14 @@ const NUMERIC = [
   'maxBufferedBytes',
   'highWaterMarkBytes',
   'ackDelayMs',
+] as const;
+
+const UNBOUNDED = [
+  'maxResumesPerMinute',
+  'maxSessions',
+  'maxConnectionsPerAddress',
+  'maxSessionLifetimeMs',
+  'handoverTimeoutMs',
 ] as const;
 
 /** Applies defaults and refuses impossible values with a sentence naming the option. */
@@ -127,6 +217,15 @@ export function resolveServerOptions<Data>(
     }
     resolved[name] = value;
   }
+  for (const name of UNBOUNDED) {
+    const value = options[name] ?? SERVER_DEFAULTS[name];
+    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+      throw new ProbeError('invalid-option', `${name} must be a number ≥ 0, got ${String(value)}`);
+    }
+    resolved[name] = value;
+  }
+  resolved.allowOrigin = options.allowOrigin ?? 'same-origin';
+  resolved.keepHeaders = options.keepHeaders ?? [];
   if (resolved.probeIntervalMs < 10 || resolved.probeTimeoutMs < 10) {
     throw new ProbeError(
       'invalid-option',

@@ -79,9 +79,18 @@ describe('resume over the wire', () => {
       type: FrameType.HELLO,
       version: PROTOCOL_VERSION,
       auth: null,
-      resume: { sessionId: 'otherinstance.abc', token: 'x', lastSeq: 0, sentSeq: 0 },
+      resume: { sessionId: `otherinstanc.${'a'.repeat(43)}`, token: 'x', lastSeq: 0, sentSeq: 0 },
     });
     expect((await foreign.waitForClose()).code).toBe(CloseCode.SERVER_RESTARTED);
+    // Any other id is opaque: not known here is all the server can say.
+    const madeUp = await RawClient.connect(s.url);
+    madeUp.sendFrame({
+      type: FrameType.HELLO,
+      version: PROTOCOL_VERSION,
+      auth: null,
+      resume: { sessionId: 'nope', token: 'x', lastSeq: 0, sentSeq: 0 },
+    });
+    expect((await madeUp.waitForClose()).code).toBe(CloseCode.SESSION_UNKNOWN);
   });
 
   it('keeps the unconfirmed token valid when a welcome is lost on a dying connection', async () => {
@@ -99,12 +108,32 @@ describe('resume over the wire', () => {
     // Resume, but "lose" the welcome: never send on that connection.
     const lostWelcome = await rawSession(s.url, original);
     lostWelcome.raw.terminate();
-    // The client still holds only the original token, which must still work...
+    // The client that did not get the welcome holds only the original token: it still works.
     const again = await rawSession(s.url, original);
     expect(again.welcome.resumed).toBe(true);
-    // ...and so does the token of the lost welcome, which the client may have received.
     again.raw.terminate();
-    const withNewer = await rawSession(s.url, { ...original, token: lostWelcome.welcome.token });
+    // A client that did get the lost welcome holds its token: that works too (tried on a
+    // second session, since the resume above showed this client never had it).
+    const second = await rawSession(s.url);
+    second.raw.sendFrame({ type: FrameType.ACK, seq: 0 });
+    await waitFor(() => s.sessions[1]?.state === 'open');
+    const secondOriginal = { ...original, sessionId: second.welcome.sessionId, token: second.welcome.token };
+    const lostAgain = await rawSession(s.url, secondOriginal);
+    lostAgain.raw.terminate();
+    const viaLost = await rawSession(s.url, { ...secondOriginal, token: lostAgain.welcome.token });
+    expect(viaLost.welcome.resumed).toBe(true);
+    viaLost.raw.close();
+    // The token of a welcome superseded by a later resume is dead: only the token the client
+    // showed and the newest one stay valid, and no plaintext token is kept.
+    const superseded = await RawClient.connect(s.url);
+    superseded.sendFrame({
+      type: FrameType.HELLO,
+      version: PROTOCOL_VERSION,
+      auth: null,
+      resume: { ...original, token: lostWelcome.welcome.token },
+    });
+    expect((await superseded.waitForClose()).code).toBe(CloseCode.TOKEN_INVALID);
+    const withNewer = await rawSession(s.url, { ...original, token: again.welcome.token });
     expect(withNewer.welcome.resumed).toBe(true);
     withNewer.raw.sendFrame({ type: FrameType.ACK, seq: 0 });
     await waitFor(() => s.sessions[0]?.state === 'open');

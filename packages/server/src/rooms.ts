@@ -1,38 +1,60 @@
 import { encodePayload } from '@probe/protocol';
-import type { Session } from './session.js';
+import type { SessionCore } from './session-core.js';
 
 /**
- * Named groups of sessions. A broadcast encodes the payload once; each member gets the same
- * payload bytes behind its own few header bytes (its sequence number).
+ * Named groups of the sessions this node serves. A session's rooms are part of its record,
+ * so they move with it; this index only finds members. A broadcast encodes the payload once;
+ * each member gets the same payload bytes behind its own few header bytes (its sequence number).
  */
-export class Rooms<S extends Session = Session> {
-  private readonly rooms = new Map<string, Set<S>>();
+export class Rooms {
+  private readonly rooms = new Map<string, Set<SessionCore>>();
 
-  join(room: string, session: S): void {
-    if (session.state === 'closed') return;
+  /** @returns false when `core` already was a member. */
+  join(room: string, core: SessionCore): boolean {
     let members = this.rooms.get(room);
     if (!members) {
       members = new Set();
       this.rooms.set(room, members);
     }
-    members.add(session);
-    session.joined ??= new Set();
-    session.joined.add(room);
+    members.add(core);
+    const { rooms } = core.record;
+    if (rooms.includes(room)) return false;
+    rooms.push(room);
+    return true;
   }
 
-  leave(room: string, session: S): void {
+  /** @returns false when `core` was not a member. */
+  leave(room: string, core: SessionCore): boolean {
     const members = this.rooms.get(room);
-    session.joined?.delete(room);
-    if (!members) return;
-    members.delete(session);
-    if (members.size === 0) this.rooms.delete(room);
+    if (members?.delete(core) && members.size === 0) this.rooms.delete(room);
+    const { rooms } = core.record;
+    const at = rooms.indexOf(room);
+    if (at === -1) return false;
+    rooms.splice(at, 1);
+    return true;
   }
 
-  leaveAll(session: S): void {
-    for (const room of [...session.rooms]) this.leave(room, session);
+  /** Forgets `core` in every room it joined, without changing its record (it may live on). */
+  forget(core: SessionCore): void {
+    for (const room of core.record.rooms) {
+      const members = this.rooms.get(room);
+      if (members?.delete(core) && members.size === 0) this.rooms.delete(room);
+    }
   }
 
-  members(room: string): ReadonlySet<S> {
+  /** Indexes a session that arrived with rooms in its record. */
+  index(core: SessionCore): void {
+    for (const room of core.record.rooms) {
+      let members = this.rooms.get(room);
+      if (!members) {
+        members = new Set();
+        this.rooms.set(room, members);
+      }
+      members.add(core);
+    }
+  }
+
+  members(room: string): ReadonlySet<SessionCore> {
     return this.rooms.get(room) ?? new Set();
   }
 
@@ -40,13 +62,13 @@ export class Rooms<S extends Session = Session> {
     return [...this.rooms.keys()];
   }
 
-  /** Sends to every member except `except`; returns how many sessions it was sent to. */
-  broadcast(sessions: Iterable<S>, data: unknown, except?: S): number {
+  /** Sends to every session except `except`; returns how many sessions it was sent to. */
+  broadcast(sessions: Iterable<SessionCore>, data: unknown, except?: SessionCore): number {
     const payload = encodePayload(data);
     let count = 0;
-    for (const session of sessions) {
-      if (session === except || session.state === 'closed') continue;
-      session.sendPayload(payload);
+    for (const core of sessions) {
+      if (core === except || core.state === 'closed') continue;
+      core.sendPayload(payload);
       count++;
     }
     return count;

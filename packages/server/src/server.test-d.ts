@@ -2,7 +2,14 @@
 // `In` and `Out` generics reach sessions, events and broadcast, and wrong payloads do not compile.
 import type { IncomingMessage } from 'node:http';
 import { describe, expectTypeOf, test } from 'vitest';
-import type { CloseReason, ConnectionErrorInfo, ResumeInfo, SuspendReason } from './events.js';
+import type {
+  CloseReason,
+  ConnectionErrorInfo,
+  MessageInfo,
+  ResumeInfo,
+  SessionInfo,
+  SuspendReason,
+} from './events.js';
 import type { Authenticate, ProbeServerOptions } from './options.js';
 import { ProbeServer, type ServerStats } from './server.js';
 import type { Session, SessionState } from './session.js';
@@ -81,8 +88,23 @@ describe('sessions', () => {
       | 'buffer-overflow'
       | 'protocol-error'
       | 'server-shutdown'
+      | 'revoked'
+      | 'moved'
+      | 'store-unavailable'
     >();
-    expectTypeOf<SuspendReason>().toEqualTypeOf<'probe-timeout' | 'reset' | 'closed' | 'error'>();
+    expectTypeOf<SuspendReason>().toEqualTypeOf<
+      'probe-timeout' | 'reset' | 'closed' | 'error' | 'resync'
+    >();
+  });
+
+  test('messages carry their sequence number and redelivery mark', () => {
+    server.on('session', (session, info) => {
+      expectTypeOf(info).toEqualTypeOf<SessionInfo>();
+      session.on('message', (_data, meta) => expectTypeOf(meta).toEqualTypeOf<MessageInfo>());
+      expectTypeOf(session.durable()).toEqualTypeOf<Promise<void>>();
+      // @ts-expect-error the mark is a boolean
+      session.on('message', (_data, meta: { redelivered: string }) => {});
+    });
   });
 });
 

@@ -1,35 +1,28 @@
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  CloseCode,
-  closeCodeName,
-  encode,
-  FrameType,
-  type HelloFrame,
-  PROTOCOL_VERSION,
-  ProbeError,
-  type ResumeRequest,
-} from '@probe/protocol';
+import { CloseCode, type HelloFrame, ProbeError } from '@probe/protocol';
 import { EventEmitter } from 'eventemitter3';
 import { AckBatcher } from './ack-batcher.js';
+import { AddressCounts, originAllowed } from './admission.js';
 import { Connection, type ConnectionHost, type Transport } from './connection.js';
-import type { CloseReason, ConnectionErrorInfo } from './events.js';
+import type { ConnectionErrorInfo, SessionInfo } from './events.js';
+import { emitGuarded } from './guard.js';
 import {
   type ProbeServerOptions,
   type ResolvedServerOptions,
   resolveServerOptions,
 } from './options.js';
-import { Rooms } from './rooms.js';
 import { type SchedulerStats, TimerWheel } from './scheduler.js';
-import { CLOSE_CODES, Session, type SessionHost } from './session.js';
-import { EndedSessions, MemorySessionStore, type SessionStore } from './session-store.js';
+import { coreOf, type Session } from './session.js';
+import { SessionRegistry } from './sessions.js';
+import type { SessionStore } from './store.js';
 import { randomToken } from './tokens.js';
 import { WsBinding } from './ws-binding.js';
 
 export interface ServerEvents<Data, In, Out> {
-  /** A new session opened (not fired when a session resumes). */
-  session: [session: Session<Data, In, Out>];
+  /** A new session opened, or (shared store) an existing one moved here from another node. */
+  session: [session: Session<Data, In, Out>, info: SessionInfo];
   /** A connection was refused or cut for misbehaving: one log entry. */
   'connection-error': [info: ConnectionErrorInfo];
   /** An exception thrown by an application event handler, or a server-level error. */
@@ -42,8 +35,14 @@ export interface ServerStats {
   scheduler: SchedulerStats;
 }
 
-/** Sessions are only resumable on the instance that created them (see docs/session-store.md). */
-const SESSION_ID_SEPARATOR = '.';
+/** Named groups of sessions, for `broadcast({ room })`. */
+export interface ServerRooms<S> {
+  join(room: string, session: S): void;
+  leave(room: string, session: S): void;
+  /** Members this node serves. */
+  members(room: string): S[];
+  names(): string[];
+}
 
 /**
  * Probe server: accepts WebSocket connections, probes each one on a schedule, and keeps
@@ -63,67 +62,72 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   ServerEvents<Data, In, Out>
 > {
   readonly options: ResolvedServerOptions<Data>;
-  /** Identifies this server instance; a restart gets a new one. */
-  readonly instanceId = randomToken().slice(0, 12);
-  /** Named groups of sessions, for `broadcast({ room })`. */
-  readonly rooms = new Rooms<Session<Data, In, Out>>();
-  private readonly wheel: TimerWheel;
-  private readonly acks: AckBatcher;
-  private readonly store: SessionStore<Session<Data, In, Out>>;
-  private readonly ended = new EndedSessions();
-  private readonly connections = new Set<Connection>();
-  private readonly binding: WsBinding;
-  private httpServer: HttpServer | undefined;
-  private ownsHttpServer = false;
-  private closing = false;
-  private readonly now = () => performance.now();
-  private readonly connectionHost: ConnectionHost;
-  private readonly sessionHost: SessionHost;
-  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+  /** Identifies this server node (process); a restart gets a new one. */
+  readonly nodeId = randomToken().slice(0, 12);
+  /** @deprecated the same as {@link nodeId}. */
+  readonly instanceId = this.nodeId;
+  readonly rooms: ServerRooms<Session<Data, In, Out>>;
+  readonly #wheel: TimerWheel;
+  readonly #acks: AckBatcher;
+  readonly #store: SessionStore | null;
+  readonly #registry: SessionRegistry;
+  readonly #connections = new Set<Connection>();
+  readonly #addresses = new AddressCounts();
+  readonly #binding: WsBinding;
+  readonly #connectionHost: ConnectionHost;
+  #httpServer: HttpServer | undefined;
+  #ownsHttpServer = false;
+  #closing = false;
+  #storeOpened: Promise<void> | null = null;
+  readonly #now = () => performance.now();
+  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
     this.handleUpgrade(request, socket, head);
 
-  constructor(
-    options: ProbeServerOptions<Data> & { store?: SessionStore<Session<Data, In, Out>> } = {},
-  ) {
+  constructor(options: ProbeServerOptions<Data> = {}) {
     super();
     this.options = resolveServerOptions(options);
     const { probeIntervalMs, probeTimeoutMs } = this.options;
     const tickMs = Math.min(50, Math.max(5, Math.min(probeIntervalMs, probeTimeoutMs) / 20));
-    this.wheel = new TimerWheel(tickMs, 512, this.now);
-    this.acks = new AckBatcher(this.options.ackDelayMs);
-    this.store = options.store ?? new MemorySessionStore<Session<Data, In, Out>>();
-    this.binding = new WsBinding(
-      { accept: (ws, req) => this.accept(ws, req) },
+    this.#wheel = new TimerWheel(tickMs, 512, this.#now);
+    this.#acks = new AckBatcher(this.options.ackDelayMs);
+    this.#store = options.store ?? null;
+    const server = this;
+    this.#registry = new SessionRegistry({
+      options: this.options as ResolvedServerOptions<unknown>,
+      wheel: this.#wheel,
+      acks: this.#acks,
+      now: this.#now,
+      store: this.#store,
+      nodeId: this.nodeId,
+      get closing() {
+        return server.#closing;
+      },
+      opened: (session, info) =>
+        emitGuarded(this, this.#report, 'session', session as Session<Data, In, Out>, info),
+      connectionError: (connection, code, closeCode, message) =>
+        this.#connectionError(connection, code, closeCode, message),
+      reportError: this.#report,
+    });
+    this.rooms = this.#roomsFacade();
+    this.#binding = new WsBinding(
+      {
+        admit: (request) => this.#admit(request),
+        accept: (ws, request) => this.#accept(ws, request),
+      },
       this.options.maxPayloadBytes,
       this.options.path,
     );
-    this.connectionHost = {
+    this.#connectionHost = {
       options: this.options,
-      wheel: this.wheel,
-      now: this.now,
-      hello: (connection, hello) => this.hello(connection, hello),
-      connectionClosed: (connection) => this.connections.delete(connection),
-      connectionError: (connection, code, closeCode, message) => {
-        this.emit('connection-error', {
-          code,
-          closeCode,
-          message,
-          remoteAddress: connection.remoteAddress,
-          sessionId: connection.session?.id,
-        });
+      wheel: this.#wheel,
+      now: this.#now,
+      hello: (connection, hello) => this.#hello(connection, hello),
+      connectionClosed: (connection) => {
+        this.#connections.delete(connection);
+        this.#addresses.delete(connection.remoteAddress);
       },
-    };
-    this.sessionHost = {
-      options: this.options as ResolvedServerOptions<unknown>,
-      wheel: this.wheel,
-      acks: this.acks,
-      now: this.now,
-      sessionClosed: (session, reason: CloseReason) => {
-        this.rooms.leaveAll(session as Session<Data, In, Out>);
-        void this.store.delete(session.id);
-        this.ended.add(session.id, CLOSE_CODES[reason]);
-      },
-      reportError: (error) => this.reportError(error),
+      connectionError: (connection, code, closeCode, message) =>
+        this.#connectionError(connection, code, closeCode, message),
     };
     if (options.server) this.attach(options.server);
   }
@@ -133,19 +137,16 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
    * @returns the bound port (useful with port 0) and host.
    */
   async listen(port = 0, host?: string): Promise<{ port: number; host: string }> {
-    if (this.httpServer)
+    if (this.#httpServer)
       throw new ProbeError('invalid-option', 'the server is already listening or attached');
     if (this.options.noServer)
       throw new ProbeError('invalid-option', 'listen() cannot be used with noServer');
     const http = createServer((_, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
     });
-    // An upgrade request that never completes is not covered by handshakeTimeoutMs (that
-    // starts once the WebSocket is open), so bound the HTTP request headers the same way.
-    http.headersTimeout = this.options.handshakeTimeoutMs;
-    http.requestTimeout = this.options.handshakeTimeoutMs;
     this.attach(http);
-    this.ownsHttpServer = true;
+    this.#ownsHttpServer = true;
+    await this.ready();
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(port, host, () => {
@@ -157,108 +158,170 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
     return { port: address.port, host: address.address };
   }
 
-  /** Handles upgrades of an existing HTTP server (only for `options.path` when set). */
+  /**
+   * Handles upgrades of an existing HTTP server (only for `options.path` when set). An upgrade
+   * request that never completes is not covered by `handshakeTimeoutMs` (that starts once the
+   * WebSocket is open), so the server's header and request timeouts are lowered to it.
+   */
   attach(server: HttpServer): void {
-    this.httpServer = server;
-    server.on('upgrade', this.onUpgrade);
+    this.#httpServer = server;
+    const { handshakeTimeoutMs } = this.options;
+    if (!server.headersTimeout || server.headersTimeout > handshakeTimeoutMs) {
+      server.headersTimeout = handshakeTimeoutMs;
+    }
+    if (!server.requestTimeout || server.requestTimeout > handshakeTimeoutMs) {
+      server.requestTimeout = handshakeTimeoutMs;
+    }
+    server.on('upgrade', this.#onUpgrade);
+    void this.ready().catch(this.#report);
+  }
+
+  /**
+   * Resolves once the shared store serves this node (at once without one). `listen()` waits
+   * for it; with `attach()` or `noServer`, await it before taking traffic.
+   */
+  ready(): Promise<void> {
+    this.#storeOpened ??=
+      this.#store?.open(
+        { id: this.nodeId, release: (id) => this.#registry.release(id) },
+        { sessionTtlMs: this.options.sessionTtlMs },
+      ) ?? Promise.resolve();
+    return this.#storeOpened;
   }
 
   /** For `noServer` setups (Express, Fastify): hand over an upgrade request. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.closing) {
+    if (this.#closing) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
-    this.binding.handleUpgrade(request, socket, head);
+    this.#binding.handleUpgrade(request, socket, head);
   }
 
-  /** Sessions currently held, open or suspended. */
+  /** Sessions this node serves, open or suspended. */
   get sessionCount(): number {
-    return this.store.size;
+    return this.#registry.local.size;
   }
 
-  /** Every session held, open or suspended. */
-  sessions(): Iterable<Session<Data, In, Out>> {
-    return this.store.values();
+  /** Every session this node serves, open or suspended. */
+  *sessions(): IterableIterator<Session<Data, In, Out>> {
+    for (const core of this.#registry.local.values()) {
+      const session = this.#registry.facade(core);
+      if (session) yield session as Session<Data, In, Out>;
+    }
   }
 
   /**
-   * Sends `data` to every session (or every member of `room`), encoding it once.
+   * Sends `data` to every session this node serves (or every member of `room`), encoding it
+   * once.
    * @returns how many sessions it was sent to.
    */
   broadcast(data: Out, options: { room?: string; except?: Session<Data, In, Out> } = {}): number {
+    const registry = this.#registry;
     const targets =
-      options.room === undefined ? this.store.values() : this.rooms.members(options.room);
-    return this.rooms.broadcast(targets, data, options.except);
+      options.room === undefined ? registry.local.values() : registry.rooms.members(options.room);
+    const except = options.except && coreOf(options.except);
+    return registry.rooms.broadcast(targets, data, except);
+  }
+
+  /**
+   * Ends every session this node serves for which `predicate` is true (for example every
+   * session of a user whose access was revoked): the client is told 4503 and does not resume.
+   * @returns how many sessions were ended.
+   */
+  endSessions(predicate: (session: Session<Data, In, Out>) => boolean): number {
+    let count = 0;
+    for (const session of [...this.sessions()]) {
+      if (!predicate(session)) continue;
+      coreOf(session)?.end('revoked');
+      count++;
+    }
+    return count;
   }
 
   stats(): ServerStats {
     let open = 0;
     let suspended = 0;
-    for (const session of this.store.values()) {
-      if (session.state === 'open') open++;
-      else if (session.state === 'suspended') suspended++;
+    for (const core of this.#registry.local.values()) {
+      if (core.state === 'open') open++;
+      else if (core.state === 'suspended') suspended++;
     }
     return {
-      connections: this.connections.size,
+      connections: this.#connections.size,
       sessions: { open, suspended },
-      scheduler: this.wheel.stats(),
+      scheduler: this.#wheel.stats(),
     };
   }
 
   /**
    * Closes every connection with 4000 `SERVER_SHUTDOWN` (retryable) but keeps the sessions:
-   * clients reconnect and resume. Use it to drain a server before handing its sessions over,
-   * or to shed connections under load.
+   * clients reconnect and resume. Use it to shed connections under load.
    * @returns how many connections were closed.
    */
   dropConnections(reason = 'server draining connections'): number {
-    const connections = [...this.connections];
+    const connections = [...this.#connections];
     for (const connection of connections) {
-      const session = connection.session;
-      connection.closeWith(CloseCode.SERVER_SHUTDOWN, reason);
-      session?.suspend('closed');
+      const peer = connection.peer;
+      connection.release(CloseCode.SERVER_SHUTDOWN, reason);
+      peer?.disconnected(connection, 'closed');
     }
     return connections.length;
   }
 
   /**
-   * Graceful shutdown: every client is told to reconnect later (close code 4000, retryable),
-   * sessions end with `'server-shutdown'`, and the HTTP server closes if `listen()` made it.
+   * Graceful shutdown. Every client is told to reconnect (4000, retryable). With a shared
+   * store, sessions are handed over: what was delivered is stored and any node resumes them
+   * exactly. Without one, or with `endSessions: true`, sessions end with `'server-shutdown'`.
+   * The HTTP server closes if `listen()` made it.
    */
-  async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    for (const session of [...this.store.values()]) session.end('server-shutdown');
-    for (const connection of [...this.connections]) {
+  async close(options: { endSessions?: boolean } = {}): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const cores = [...this.#registry.local.values()];
+    if (this.#store === null || options.endSessions) {
+      for (const core of cores) core.end('server-shutdown');
+    } else {
+      this.#acks.flush();
+      await Promise.all(
+        cores.map((core) => core.release(CloseCode.SERVER_SHUTDOWN, 'server shutting down')),
+      );
+    }
+    for (const connection of [...this.#connections]) {
       connection.closeWith(CloseCode.SERVER_SHUTDOWN, 'server shutting down');
     }
-    this.wheel.clear();
-    this.acks.clear();
-    await this.binding.close();
-    const http = this.httpServer;
+    this.#wheel.clear();
+    this.#acks.clear();
+    await this.#store?.detach().catch(this.#report);
+    await this.#binding.close();
+    const http = this.#httpServer;
     if (http) {
-      http.off('upgrade', this.onUpgrade);
-      if (this.ownsHttpServer) {
+      http.off('upgrade', this.#onUpgrade);
+      if (this.#ownsHttpServer) {
         http.closeAllConnections?.();
         await new Promise<void>((resolve) => http.close(() => resolve()));
       }
     }
   }
 
-  private accept(transport: Transport, request: IncomingMessage): Connection {
-    const connection = new Connection(this.connectionHost, transport, request);
-    this.connections.add(connection);
-    const { allowOrigin } = this.options;
-    if (allowOrigin && !allowOrigin(request.headers.origin, request)) {
-      connection.fail('forbidden-origin', CloseCode.FORBIDDEN_ORIGIN, 'origin not allowed');
+  #admit(request: IncomingMessage): readonly [number, string] | null {
+    if (!originAllowed(this.options.allowOrigin, request)) return [403, 'Forbidden'];
+    const address = request.socket.remoteAddress;
+    if (!this.#addresses.hasRoom(address, this.options.maxConnectionsPerAddress)) {
+      return [429, 'Too Many Requests'];
     }
+    return null;
+  }
+
+  #accept(transport: Transport, request: IncomingMessage): Connection {
+    const connection = new Connection(this.#connectionHost, transport, request);
+    this.#connections.add(connection);
+    this.#addresses.add(connection.remoteAddress);
     return connection;
   }
 
-  private async hello(connection: Connection, hello: HelloFrame): Promise<void> {
+  async #hello(connection: Connection, hello: HelloFrame): Promise<void> {
     if (hello.resume) {
-      await this.resume(connection, hello.resume);
+      await this.#registry.resume(connection, hello.resume);
       return;
     }
     let data: Data;
@@ -267,97 +330,51 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
         ? await this.options.authenticate(hello.auth, connection.request as IncomingMessage)
         : (undefined as Data);
     } catch (error) {
-      const reason = error instanceof Error && error.message ? error.message : 'unauthorized';
-      connection.fail('unauthorized', CloseCode.UNAUTHORIZED, reason);
+      // The detail stays in the log: the client learns only that it was refused.
+      this.#connectionError(connection, 'unauthorized', CloseCode.UNAUTHORIZED, String(error));
+      connection.closeWith(CloseCode.UNAUTHORIZED, 'unauthorized');
       return;
     }
-    if (!connection.isWelcoming || this.closing) return;
-    const id = `${this.instanceId}${SESSION_ID_SEPARATOR}${randomToken()}`;
-    const session = new Session<Data, In, Out>(id, data, this.sessionHost);
-    if (!this.welcome(connection, session, 0, false)) return;
-    await this.store.set(id, session);
-    // With an async store the connection may have dropped meanwhile: then the new session
-    // starts suspended and can be resumed like any other.
-    if (connection.isOpen) session.attach(connection, null);
-    else session.suspend('closed');
-    this.emit('session', session);
+    if (!connection.isWelcoming || this.#closing) return;
+    await this.#registry.open(connection, data);
   }
 
-  private async resume(connection: Connection, request: ResumeRequest): Promise<void> {
-    const session = await this.store.get(request.sessionId);
-    if (!connection.isWelcoming) return;
-    if (!session || session.state === 'closed') {
-      const [code, message] = this.whyUnknown(request.sessionId);
-      connection.fail('resume-refused', code, message);
-      return;
-    }
-    if (!session.tokenMatches(request.token)) {
-      // The session itself is untouched: a wrong guess must not disturb its owner.
-      connection.fail('resume-refused', CloseCode.TOKEN_INVALID, 'invalid resume token');
-      return;
-    }
-    if (request.lastSeq > session.outbound.lastSeq) {
-      connection.fail(
-        'bad-sequence',
-        CloseCode.PROTOCOL_ERROR,
-        'resume claims messages never sent',
-      );
-      return;
-    }
-    if (request.sentSeq < session.inbound.lastSeq) {
-      connection.fail(
-        'bad-sequence',
-        CloseCode.PROTOCOL_ERROR,
-        'resume forgets messages already received',
-      );
-      return;
-    }
-    session.connection?.supersede();
-    session.outbound.ack(request.lastSeq);
-    if (!this.welcome(connection, session, session.inbound.lastSeq, true)) return;
-    session.attach(connection, request);
+  #connectionError(connection: Connection, code: string, closeCode: number, message: string) {
+    const info: ConnectionErrorInfo = {
+      code,
+      closeCode,
+      message,
+      remoteAddress: connection.remoteAddress,
+      sessionId: connection.peer?.id,
+    };
+    emitGuarded(this, this.#report, 'connection-error', info);
   }
 
-  private whyUnknown(id: string): [number, string] {
-    const ended = this.ended.get(id);
-    if (ended !== undefined)
-      return [ended, `session ended (${closeCodeName(ended).toLowerCase()})`];
-    if (!id.startsWith(this.instanceId + SESSION_ID_SEPARATOR)) {
-      return [CloseCode.SERVER_RESTARTED, 'session belongs to a server instance that is gone'];
+  readonly #report = (error: unknown): void => {
+    try {
+      if (this.listenerCount('error') > 0) {
+        this.emit('error', error);
+        return;
+      }
+    } catch (thrown) {
+      // An 'error' listener that throws must not loop back here.
+      error = thrown;
     }
-    return [CloseCode.SESSION_UNKNOWN, 'unknown session'];
-  }
+    console.error('[probe] unhandled error in an event handler:', error);
+  };
 
-  /** Sends the welcome; false when the connection went away meanwhile. */
-  private welcome(
-    connection: Connection,
-    session: Session<Data, In, Out>,
-    lastSeq: number,
-    resumed: boolean,
-  ): boolean {
-    if (this.closing) return false;
-    const { probeIntervalMs, probeTimeoutMs, maxPayloadBytes } = this.options;
-    const token = session.issueToken();
-    connection.send(
-      encode({
-        type: FrameType.WELCOME,
-        version: PROTOCOL_VERSION,
-        sessionId: session.id,
-        token,
-        probeIntervalMs,
-        probeTimeoutMs,
-        maxPayloadBytes,
-        resumed,
-        lastSeq,
-        sentSeq: session.outbound.lastSeq,
-      }),
-    );
-    connection.opened(session as Session);
-    return connection.isOpen;
-  }
-
-  private reportError(error: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else console.error('[probe] unhandled error in an event handler:', error);
+  #roomsFacade(): ServerRooms<Session<Data, In, Out>> {
+    const registry = this.#registry;
+    return {
+      join: (room, session) => session.join(room),
+      leave: (room, session) => session.leave(room),
+      members: (room) =>
+        [...registry.rooms.members(room)].flatMap((core) => {
+          const session = registry.facade(core);
+          return session ? [session as Session<Data, In, Out>] : [];
+        }),
+      names: () => registry.rooms.names(),
+    };
   }
 }
+

@@ -33,6 +33,8 @@ class WsTransport implements Transport {
 type BoundSocket = WebSocket & { [CONNECTION]?: Connection };
 
 export interface BindingTarget {
+  /** Checked before the upgrade: an HTTP status and reason to refuse with, or null. */
+  admit(request: IncomingMessage): readonly [number, string] | null;
   accept(transport: Transport, request: IncomingMessage): Connection;
 }
 
@@ -80,6 +82,13 @@ export class WsBinding {
     // A socket that errors during the upgrade must not take the process down. A shared
     // function, not a closure: a closure here would keep the request alive with the socket.
     socket.on('error', destroySocket);
+    // Refused before the 101: a refused origin never gets a WebSocket (nor the cookies' use).
+    const refusal = this.target.admit(request);
+    if (refusal !== null) {
+      const [status, reason] = refusal;
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.bind(ws, request));
   }
 

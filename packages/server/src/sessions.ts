@@ -1,0 +1,385 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  CloseCode,
+  closeCodeName,
+  encode,
+  endsSession,
+  FrameType,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ResumeRequest,
+} from '@probe/protocol';
+import type { AckBatcher } from './ack-batcher.js';
+import type { Connection } from './connection.js';
+import type { CloseReason, SessionInfo } from './events.js';
+import { emitGuarded } from './guard.js';
+import type { ResolvedServerOptions } from './options.js';
+import { Rooms } from './rooms.js';
+import type { TimerWheel } from './scheduler.js';
+import { createSession, type Session } from './session.js';
+import { CLOSE_CODES, type CoreHost, SessionCore } from './session-core.js';
+import { EndedSessions } from './ended-sessions.js';
+import {
+  type LoadedSession,
+  type SessionRecord,
+  type SessionStore,
+  StoreError,
+} from './store.js';
+import { hashToken, randomToken, tokenMatches } from './tokens.js';
+
+/** What the registry needs from the server. */
+export interface RegistryHost {
+  readonly options: ResolvedServerOptions<unknown>;
+  readonly wheel: TimerWheel;
+  readonly acks: AckBatcher;
+  readonly now: () => number;
+  readonly store: SessionStore | null;
+  readonly nodeId: string;
+  readonly closing: boolean;
+  opened(session: Session, info: SessionInfo): void;
+  connectionError(connection: Connection, code: string, closeCode: number, message: string): void;
+  reportError(error: unknown): void;
+}
+
+/** In-memory ids: `<node id>.<random>`, so a restarted server can say the id is not its own. */
+const MEMORY_ID = /^[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The sessions this node serves, and the one place that binds a connection to a session:
+ * opening new sessions, resuming (locally or by taking a session over from another node),
+ * and letting go of sessions another node takes over.
+ */
+export class SessionRegistry implements CoreHost {
+  readonly local = new Map<string, SessionCore>();
+  readonly rooms = new Rooms();
+  private readonly facades = new WeakMap<SessionCore, Session>();
+  private readonly ended = new EndedSessions();
+
+  constructor(private readonly host: RegistryHost) {}
+
+  get options() {
+    return this.host.options;
+  }
+  get wheel() {
+    return this.host.wheel;
+  }
+  get acks() {
+    return this.host.acks;
+  }
+  get now() {
+    return this.host.now;
+  }
+  get store() {
+    return this.host.store;
+  }
+
+  facade(core: SessionCore): Session | undefined {
+    return this.facades.get(core);
+  }
+
+  connectionError(connection: Connection, code: string, closeCode: number, message: string): void {
+    this.host.connectionError(connection, code, closeCode, message);
+  }
+
+  reportError(error: unknown): void {
+    this.host.reportError(error);
+  }
+
+  left(core: SessionCore, reason: CloseReason): void {
+    if (this.local.get(core.id) === core) this.local.delete(core.id);
+    this.rooms.forget(core);
+    if (this.store === null) this.ended.add(core.id, CLOSE_CODES[reason]);
+    this.facades.get(core)?.removeAllListeners();
+  }
+
+  /** Opens a new session for `data` on `connection`. */
+  async open(connection: Connection, data: unknown): Promise<void> {
+    const { store, options } = this.host;
+    if (this.local.size >= options.maxSessions) {
+      refuse(this, connection, 'server-full', CloseCode.TRY_AGAIN_LATER, 'server is full');
+      return;
+    }
+    const random = randomToken();
+    const id = store === null ? `${this.host.nodeId}.${random}` : random;
+    const token = randomToken();
+    const record: SessionRecord = {
+      id,
+      data,
+      tokenHash: null,
+      pendingTokenHash: hashToken(token),
+      inSeq: 0,
+      outSeq: 0,
+      ackedSeq: 0,
+      rooms: [],
+      owner: this.host.nodeId,
+      epoch: 1,
+      held: true,
+      createdAt: Date.now(),
+    };
+    if (store !== null) {
+      // Stored before the welcome: a client never holds a session no node can resume.
+      if (!(await this.storeStep(connection, () => store.create(record)))) return;
+      if (!connection.isWelcoming) {
+        await store.end(id, record.epoch, CloseCode.SESSION_UNKNOWN).catch(() => {});
+        return;
+      }
+    }
+    const core = this.adopt(record, connection);
+    if (!this.welcome(connection, core, token, false)) return;
+    core.attach(connection, null);
+    this.host.opened(this.facades.get(core)!, { moved: false });
+  }
+
+  /** Resumes the session `request` names on `connection`, taking it over if need be. */
+  async resume(connection: Connection, request: ResumeRequest): Promise<void> {
+    const { store } = this.host;
+    const id = request.sessionId;
+    let local = this.local.get(id);
+    let loaded: LoadedSession | null = null;
+    if (store === null) {
+      if (!local) return this.refuseUnknown(connection, id, this.ended.get(id));
+    } else {
+      const found = await this.storeStep(connection, () => store.load(id));
+      if (found === false) return;
+      if (found === null) return this.refuseUnknown(connection, id, undefined);
+      if ('endedWith' in found) return this.refuseUnknown(connection, id, found.endedWith);
+      loaded = found;
+    }
+    if (!connection.isWelcoming) return;
+    const record = loaded?.record ?? local!.record;
+    if (!tokenAccepted(record, request.token)) {
+      // The session itself is untouched: a wrong guess must not disturb its owner.
+      refuse(this, connection, 'resume-refused', CloseCode.TOKEN_INVALID, 'invalid resume token');
+      return;
+    }
+    const allowed = await this.allowed(connection, record);
+    if (!allowed) return;
+    if (store !== null && loaded !== null) {
+      // A local copy whose epoch the store moved past is stale: this node was fenced.
+      if (local && (local.record.epoch !== record.epoch || record.owner !== this.host.nodeId)) {
+        this.local.delete(id);
+        this.rooms.forget(local);
+        local = undefined;
+      }
+      if (!local && record.held && record.owner !== this.host.nodeId) {
+        await store.release(record, this.options.handoverTimeoutMs);
+        const again = await this.storeStep(connection, () => store.load(id));
+        if (again === false) return;
+        if (again === null || 'endedWith' in again) {
+          return this.refuseUnknown(connection, id, again?.endedWith);
+        }
+        loaded = again;
+      }
+    }
+    if (!connection.isWelcoming) return;
+    const core = local ?? this.restore(loaded!, request, connection);
+    if (core.resumes.hit(this.now()) === false) {
+      refuse(this, connection, 'resume-refused', CloseCode.TRY_AGAIN_LATER, 'too many resumes');
+      return;
+    }
+    let replay: Uint8Array[];
+    try {
+      replay = core.delivery.resume(request.lastSeq, request.sentSeq);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      // Final for this client's state, which cannot be reconciled; the session is untouched.
+      refuse(this, connection, 'bad-sequence', CloseCode.PROTOCOL_ERROR, error.message);
+      if (!local) this.discard(core);
+      return;
+    }
+    const token = randomToken();
+    const tokens = { tokenHash: hashToken(request.token), pendingTokenHash: hashToken(token) };
+    if (store !== null) {
+      const epoch = await this.storeStep(connection, () =>
+        store.claim(id, core.record.epoch, this.host.nodeId, tokens),
+      );
+      if (epoch === false) return;
+      if (epoch === null) {
+        refuse(this, connection, 'resume-refused', CloseCode.SESSION_TAKEN_OVER, 'session resumed elsewhere');
+        if (!local) this.discard(core);
+        return;
+      }
+      Object.assign(core.record, { epoch, owner: this.host.nodeId, held: true });
+    }
+    Object.assign(core.record, tokens);
+    core.connection?.release(CloseCode.SESSION_TAKEN_OVER, 'session resumed on another connection');
+    core.connection = null;
+    if (!this.welcome(connection, core, token, true)) {
+      if (core.state === 'open') core.suspend('closed');
+      return;
+    }
+    core.attach(connection, replay);
+    if (!local) this.host.opened(this.facades.get(core)!, { moved: true });
+    const facade = this.facades.get(core)!;
+    emitGuarded(facade, (e) => this.reportError(e), 'resume', {
+      replayedToClient: replay.length,
+      replayedFromClient: request.sentSeq - core.delivery.inbound.lastSeq,
+    });
+  }
+
+  /** Another node takes a session over: let go of it here. */
+  async release(id: string): Promise<void> {
+    await this.local.get(id)?.release(CloseCode.SESSION_TAKEN_OVER, 'session moved to another node');
+  }
+
+  /** Runs a store step; a store failure refuses the connection (retryable) and yields false. */
+  private async storeStep<T>(connection: Connection, step: () => Promise<T>): Promise<T | false> {
+    try {
+      return await step();
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error;
+      this.host.connectionError(connection, 'store-unavailable', CloseCode.TRY_AGAIN_LATER, error.message);
+      connection.closeWith(CloseCode.TRY_AGAIN_LATER, 'session store unavailable');
+      return false;
+    }
+  }
+
+  /** Lifetime and `authorizeResume`: false (connection refused, session ended) when refused. */
+  private async allowed(
+    connection: Connection,
+    record: SessionRecord,
+  ): Promise<boolean> {
+    const { maxSessionLifetimeMs, authorizeResume } = this.options;
+    let reason: CloseReason | null = null;
+    if (Date.now() - record.createdAt > maxSessionLifetimeMs) reason = 'expired';
+    else if (authorizeResume) {
+      try {
+        const upgrade = connection.request as IncomingMessage;
+        if ((await authorizeResume(record.data, upgrade)) === false) reason = 'revoked';
+      } catch (error) {
+        this.host.connectionError(connection, 'unauthorized', CloseCode.UNAUTHORIZED, String(error));
+        reason = 'revoked';
+      }
+    }
+    if (reason === null) return true;
+    const code = CLOSE_CODES[reason];
+    refuse(this, connection, 'resume-refused', code, `session ${reason}`);
+    const local = this.local.get(record.id);
+    if (local) local.end(reason);
+    else await this.store?.end(record.id, record.epoch, code).catch(() => {});
+    return false;
+  }
+
+  /** Builds the local core of a session loaded from the store. */
+  private restore(loaded: LoadedSession, request: ResumeRequest, connection: Connection): SessionCore {
+    const core = this.adopt(loaded.record, connection);
+    core.restore(loaded.frames);
+    // The previous owner did not let go: it may have delivered client messages it never
+    // stored. Those the client now replays (up to what it had sent) are marked.
+    if (loaded.record.held) core.redeliverUpTo = request.sentSeq;
+    this.rooms.index(core);
+    return core;
+  }
+
+  private adopt(record: SessionRecord, connection: Connection): SessionCore {
+    let facade: Session | undefined;
+    const report = (error: unknown) => this.reportError(error);
+    const core = new SessionCore(record, this, {
+      message: (data, seq, redelivered) =>
+        emitGuarded(facade!, report, 'message', data, { seq, redelivered }),
+      suspend: (reason) => emitGuarded(facade!, report, 'suspend', reason),
+      resume: (info) => emitGuarded(facade!, report, 'resume', info),
+      drain: () => emitGuarded(facade!, report, 'drain'),
+      close: (reason) => emitGuarded(facade!, report, 'close', reason),
+    });
+    facade = createSession({
+      core,
+      rooms: this.roomHost,
+      address: connection.remoteAddress,
+      headers: keptHeaders(connection.request, this.options.keepHeaders),
+    });
+    this.facades.set(core, facade);
+    this.local.set(record.id, core);
+    return core;
+  }
+
+  /** Drops a core built for a resume that did not happen. */
+  private discard(core: SessionCore): void {
+    if (this.local.get(core.id) === core) this.local.delete(core.id);
+    this.rooms.forget(core);
+  }
+
+  private refuseUnknown(connection: Connection, id: string, endedWith: number | undefined): void {
+    let code: number = CloseCode.SESSION_UNKNOWN;
+    let message = 'unknown session';
+    if (endedWith !== undefined && endsSession(endedWith)) {
+      // Its own code already tells a client to start afresh (expired, buffer overflow).
+      code = endedWith;
+      message = `session ended (${closeCodeName(endedWith).toLowerCase().replaceAll('_', '-')})`;
+    } else if (endedWith !== undefined) {
+      code = CloseCode.SESSION_ENDED;
+      message = `session ended (${closeCodeName(endedWith).toLowerCase().replaceAll('_', '-')})`;
+    } else if (this.store === null && MEMORY_ID.test(id) && !id.startsWith(`${this.host.nodeId}.`)) {
+      code = CloseCode.SERVER_RESTARTED;
+      message = 'session belongs to a server instance that is gone';
+    }
+    refuse(this, connection, 'resume-refused', code, message);
+  }
+
+  /** Sends the welcome; false when the connection went away meanwhile. */
+  private welcome(connection: Connection, core: SessionCore, token: string, resumed: boolean): boolean {
+    if (this.host.closing || !connection.isWelcoming) return false;
+    const { probeIntervalMs, probeTimeoutMs, maxPayloadBytes } = this.options;
+    connection.send(
+      encode({
+        type: FrameType.WELCOME,
+        version: PROTOCOL_VERSION,
+        sessionId: core.id,
+        token,
+        probeIntervalMs,
+        probeTimeoutMs,
+        maxPayloadBytes,
+        resumed,
+        lastSeq: core.delivery.inbound.lastSeq,
+        sentSeq: core.delivery.outbound.lastSeq,
+      }),
+    );
+    connection.opened(core);
+    return connection.isOpen;
+  }
+
+  private readonly roomHost = {
+    join: (core: SessionCore, room: string) => {
+      if (this.rooms.join(room, core)) this.syncRooms(core);
+    },
+    leave: (core: SessionCore, room: string) => {
+      if (this.rooms.leave(room, core)) this.syncRooms(core);
+    },
+  };
+
+  private syncRooms(core: SessionCore): void {
+    const store = this.store;
+    if (store === null || core.state === 'closed') return;
+    store
+      .sync(core.id, core.record.epoch, { rooms: [...core.record.rooms] })
+      .catch((error: unknown) => this.reportError(error));
+  }
+}
+
+function tokenAccepted(record: SessionRecord, token: string): boolean {
+  // Constant time, and both comparisons always run.
+  const confirmed = tokenMatches(token, record.tokenHash);
+  const pending = tokenMatches(token, record.pendingTokenHash);
+  return confirmed || pending;
+}
+
+function refuse(
+  registry: SessionRegistry,
+  connection: Connection,
+  code: string,
+  closeCode: number,
+  message: string,
+): void {
+  registry.connectionError(connection, code, closeCode, message);
+  connection.closeWith(closeCode, message);
+}
+
+function keptHeaders(
+  request: IncomingMessage | undefined,
+  names: readonly string[],
+): Record<string, string | string[] | undefined> {
+  const kept: Record<string, string | string[] | undefined> = {};
+  if (!request) return kept;
+  for (const name of names) kept[name] = request.headers[name.toLowerCase()];
+  return kept;
+}

@@ -1,0 +1,116 @@
+/**
+ * The seam between the server and a store that several server nodes share (`@probe/redis`).
+ * Without one, sessions live in this process only and the replay buffers in memory are the
+ * truth. With one, the store is the truth and this node serves the sessions it owns: see
+ * docs/scale-out.md for the rules every implementation keeps.
+ */
+
+/** What a session is, as data: everything another node needs to take it over. */
+export interface SessionRecord {
+  readonly id: string;
+  /** What `authenticate` resolved with; plain data (it is stored as MessagePack). */
+  data: unknown;
+  /** SHA-256 digest of the resume token the client is known to hold. */
+  tokenHash: string | null;
+  /** Digest of the token the last welcome carried, until the client shows it has it. */
+  pendingTokenHash: string | null;
+  /** Highest client→server sequence number stored as delivered to the application. */
+  inSeq: number;
+  /** Highest server→client sequence number stored. */
+  outSeq: number;
+  /** Highest server→client sequence number the client acknowledged. */
+  ackedSeq: number;
+  /** Rooms the session has joined. */
+  rooms: string[];
+  /** Node that serves the session. */
+  owner: string;
+  /** Incremented on every change of owner; writes carry it, so a stale owner is fenced. */
+  epoch: number;
+  /**
+   * True while the owner may have handed client messages past `inSeq` to the application
+   * (it serves a connection). A node that takes over a held session from a node that did not
+   * let go marks what the client replays up to its `sentSeq` as possibly redelivered.
+   */
+  held: boolean;
+  /** Milliseconds since the epoch when the session was created. */
+  createdAt: number;
+}
+
+/** A session loaded for resume: its record and its unacknowledged server→client frames. */
+export interface LoadedSession {
+  record: SessionRecord;
+  /** Frames `ackedSeq + 1` … `outSeq`, oldest first, byte for byte as first sent. */
+  frames: Uint8Array[];
+}
+
+/** A session that ended recently, with the close code it ended with. */
+export interface EndedSession {
+  endedWith: number;
+}
+
+/** Fields a node changes on a session it owns. */
+export type SessionChanges = Partial<
+  Pick<SessionRecord, 'inSeq' | 'ackedSeq' | 'tokenHash' | 'pendingTokenHash' | 'rooms' | 'held'>
+>;
+
+/** The node a store serves: how another node's request to let go of a session reaches it. */
+export interface StoreNode {
+  readonly id: string;
+  /**
+   * Another node is taking a session over: stop serving it, store what was delivered and
+   * clear `held`, then resolve. Resolves at once when this node does not serve it.
+   */
+  release(sessionId: string): Promise<void>;
+}
+
+/** Why a store operation failed; `fenced` means another node owns the session now. */
+export type StoreErrorCode = 'fenced' | 'unavailable' | 'overflow';
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A store shared by several server nodes. Every write that names an `epoch` is fenced: it
+ * fails with `StoreError('fenced')` unless the session still has that epoch, so a node that
+ * lost a session (frozen, partitioned) cannot write for it. Operations fail with
+ * `StoreError('unavailable')` rather than hang when the store cannot be reached.
+ */
+export interface SessionStore {
+  /** Starts serving `node` (liveness, release requests). */
+  open(node: StoreNode, options: { sessionTtlMs: number }): Promise<void>;
+  /** Stops serving the node; sessions stay in the store. */
+  detach(): Promise<void>;
+  /** Stores a new session. */
+  create(record: SessionRecord): Promise<void>;
+  /** The session with its unacknowledged frames, how it ended, or null when unknown. */
+  load(id: string): Promise<LoadedSession | EndedSession | null>;
+  /**
+   * Asks the owner of `record` to let go of it (see {@link StoreNode.release}); resolves when
+   * it did, when the owner is gone, or after `timeoutMs`.
+   */
+  release(record: SessionRecord, timeoutMs: number): Promise<void>;
+  /**
+   * Makes `owner` the owner if the session still has `expectedEpoch`, in one atomic step.
+   * @returns the new epoch, or null when another node changed the session meanwhile.
+   */
+  claim(
+    id: string,
+    expectedEpoch: number,
+    owner: string,
+    tokens: { tokenHash: string | null; pendingTokenHash: string | null },
+  ): Promise<number | null>;
+  /** Stores the server→client frame `seq` (fenced); the frame may go to the socket after. */
+  append(id: string, epoch: number, seq: number, frame: Uint8Array): Promise<void>;
+  /** Stores changes of a session (fenced). */
+  sync(id: string, epoch: number, changes: SessionChanges): Promise<void>;
+  /** Deletes the session and remembers for a while that it ended with `closeCode` (fenced). */
+  end(id: string, epoch: number, closeCode: number): Promise<void>;
+}
