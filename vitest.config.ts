@@ -9,6 +9,7 @@ const alias = {
   '@probe/server': src('server'),
   '@probe/client': src('client'),
   '@probe/testkit': src('testkit'),
+  '@probe/redis': src('redis'),
 };
 
 export default defineConfig({
@@ -19,6 +20,7 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'server', root: 'packages/server' } },
       { resolve: { alias }, test: { name: 'client', root: 'packages/client' } },
       { resolve: { alias }, test: { name: 'testkit', root: 'packages/testkit' } },
+      { resolve: { alias }, test: { name: 'redis', root: 'packages/redis', testTimeout: 30_000 } },
       { resolve: { alias }, test: { name: 'chat', root: 'apps/chat' } },
       {
         resolve: { alias },

@@ -360,7 +360,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       // An 'error' listener that throws must not loop back here.
       error = thrown;
     }
-    console.error('[probe] unhandled error in an event handler:', error);
+    console.error("[probe] error (listen to the server's 'error' event to handle it):", error);
   };
 
   #roomsFacade(): ServerRooms<Session<Data, In, Out>> {

@@ -118,7 +118,7 @@ export class SessionRegistry implements CoreHost {
     };
     if (store !== null) {
       // Stored before the welcome: a client never holds a session no node can resume.
-      if (!(await this.storeStep(connection, () => store.create(record)))) return;
+      if ((await this.storeStep(connection, () => store.create(record))) === false) return;
       if (!connection.isWelcoming) {
         await store.end(id, record.epoch, CloseCode.SESSION_UNKNOWN).catch(() => {});
         return;

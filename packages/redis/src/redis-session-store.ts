@@ -1,0 +1,346 @@
+import {
+  type EndedSession,
+  type LoadedSession,
+  type SessionChanges,
+  type SessionRecord,
+  type SessionStore,
+  StoreError,
+  type StoreNode,
+} from '@probe/server';
+import { Cluster, Redis } from 'ioredis';
+import { Keys } from './keys.js';
+import { decodeRecord, encodeRecord, FIELDS } from './record-codec.js';
+import { APPEND, CLAIM, END, SYNC } from './scripts.js';
+
+export interface RedisSessionStoreOptions {
+  /** A Redis URL (`redis://host:port/db`); the store opens and closes its own connections. */
+  url?: string;
+  /**
+   * A client the application already has (ioredis `Redis` or `Cluster`). The store adds its
+   * scripts to it and opens one more connection (`duplicate()`) for pub/sub; `close()` closes
+   * only that one.
+   */
+  client?: Redis | Cluster;
+  /**
+   * Prefix of every key and channel.
+   * @default 'probe'
+   */
+  keyPrefix?: string;
+  /**
+   * Longest any Redis operation may take, in ms; then it fails with
+   * `StoreError('unavailable')` instead of hanging (the client gets 1013 and retries).
+   * @default 2000
+   */
+  operationTimeoutMs?: number;
+  /**
+   * How long the ended marker of a session is kept, so a late resume learns how it ended
+   * (expired, closed) instead of "unknown", in ms.
+   * @default 600000 (10 min)
+   */
+  endedTtlMs?: number;
+  /**
+   * How often a node says it is alive, in ms. A node that stops (killed, frozen) is taken
+   * for dead after three of these: its sessions are then taken over without waiting.
+   * @default 1000
+   */
+  heartbeatMs?: number;
+}
+
+type Commands = {
+  probeClaim(k1: string, k2: string, ...args: string[]): Promise<number>;
+  probeAppend(k1: string, k2: string, ...args: (string | Uint8Array)[]): Promise<number>;
+  probeSync(k1: string, k2: string, ...args: string[]): Promise<number>;
+  probeEnd(k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
+};
+type Client = (Redis | Cluster) & Commands;
+
+type Message = { op: 'release'; id: string; from: string; rid: number } | { op: 'released'; rid: number };
+
+/**
+ * A {@link SessionStore} on Redis, so several Probe server nodes share sessions: a client
+ * resumes on any node, and a deploy or a killed node loses nothing. See this package's README
+ * and docs/scale-out.md for what is stored and what each failure costs.
+ *
+ * @example
+ * const store = new RedisSessionStore({ url: 'redis://127.0.0.1:6379' });
+ * const server = new ProbeServer({ store });
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly #client: Client;
+  readonly #ownsClient: boolean;
+  readonly #keys: Keys;
+  readonly #timeoutMs: number;
+  readonly #endedTtlMs: number;
+  readonly #heartbeatMs: number;
+  #ttlMs = 120_000;
+  #node: StoreNode | null = null;
+  #subscriber: Redis | Cluster | null = null;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #touch: ReturnType<typeof setInterval> | undefined;
+  /** Sessions this node owns, for refreshing their TTL while it lives. */
+  readonly #owned = new Set<string>();
+  readonly #waiting = new Map<number, () => void>();
+  #nextRequest = 1;
+
+  constructor(options: RedisSessionStoreOptions) {
+    if ((options.url === undefined) === (options.client === undefined)) {
+      throw new TypeError('RedisSessionStore needs exactly one of `url` or `client`');
+    }
+    this.#ownsClient = options.client === undefined;
+    const client =
+      options.client ??
+      new Redis(options.url as string, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    client.defineCommand('probeClaim', { numberOfKeys: 2, lua: CLAIM });
+    client.defineCommand('probeAppend', { numberOfKeys: 2, lua: APPEND });
+    client.defineCommand('probeSync', { numberOfKeys: 2, lua: SYNC });
+    client.defineCommand('probeEnd', { numberOfKeys: 3, lua: END });
+    // A connection error is reported through the operations that fail; without a listener,
+    // ioredis would print every reconnect attempt.
+    client.on('error', () => {});
+    this.#client = client as Client;
+    this.#keys = new Keys(options.keyPrefix ?? 'probe');
+    this.#timeoutMs = options.operationTimeoutMs ?? 2000;
+    this.#endedTtlMs = options.endedTtlMs ?? 600_000;
+    this.#heartbeatMs = options.heartbeatMs ?? 1000;
+  }
+
+  async open(node: StoreNode, options: { sessionTtlMs: number }): Promise<void> {
+    this.#node = node;
+    // Keys outlive a dead owner by the session TTL plus one refresh period.
+    this.#ttlMs = Math.ceil(options.sessionTtlMs * 1.5) + this.#heartbeatMs * 3;
+    await this.#ready(this.#client);
+    const subscriber = this.#client.duplicate();
+    subscriber.on('error', () => {});
+    this.#subscriber = subscriber;
+    subscriber.on('message', (_channel: string, text: string) => this.#onMessage(text));
+    await this.#ready(subscriber);
+    await this.#op(() => subscriber.subscribe(this.#keys.channel(node.id)));
+    await this.#beat();
+    this.#heartbeat = setInterval(() => void this.#beat().catch(() => {}), this.#heartbeatMs);
+    this.#heartbeat.unref?.();
+    this.#touch = setInterval(() => void this.#refresh().catch(() => {}), options.sessionTtlMs / 3);
+    this.#touch.unref?.();
+  }
+
+  async detach(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    clearInterval(this.#touch);
+    const node = this.#node;
+    this.#node = null;
+    if (node) await this.#op(() => this.#client.del(this.#keys.node(node.id))).catch(() => {});
+    this.#subscriber?.disconnect();
+    this.#subscriber = null;
+  }
+
+  /** Stops serving and closes the connections this store opened. */
+  async close(): Promise<void> {
+    await this.detach();
+    if (this.#ownsClient) {
+      await this.#client.quit().catch(() => this.#client.disconnect());
+    }
+  }
+
+  async create(record: SessionRecord): Promise<void> {
+    const key = this.#keys.session(record.id);
+    await this.#op(() =>
+      this.#client
+        .multi()
+        .hset(key, ...encodeRecord(record))
+        .pexpire(key, this.#ttlMs)
+        .exec(),
+    );
+    this.#owned.add(record.id);
+  }
+
+  async load(id: string): Promise<LoadedSession | EndedSession | null> {
+    const keys = this.#keys;
+    const results = await this.#op(() =>
+      this.#client
+        .multi()
+        .hmgetBuffer(keys.session(id), ...FIELDS)
+        .lrangeBuffer(keys.frames(id), 0, -1)
+        .get(keys.ended(id))
+        .exec(),
+    );
+    const [fields, frames, ended] = (results ?? []).map(([error, value]) => {
+      if (error) throw new StoreError('unavailable', error.message, { cause: error });
+      return value;
+    });
+    const record = decodeRecord(id, (fields ?? []) as (Buffer | null)[]);
+    if (record === null) {
+      return typeof ended === 'string' ? { endedWith: Number(ended) } : null;
+    }
+    const list = (frames ?? []) as Buffer[];
+    return { record, frames: list.map((frame) => new Uint8Array(frame)) };
+  }
+
+  async release(record: SessionRecord, timeoutMs: number): Promise<void> {
+    const node = this.#node;
+    if (!node) return;
+    const alive = await this.#op(() => this.#client.exists(this.#keys.node(record.owner)));
+    if (!alive) return;
+    const rid = this.#nextRequest++;
+    const released = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(rid);
+        resolve();
+      }, timeoutMs);
+      this.#waiting.set(rid, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const request: Message = { op: 'release', id: record.id, from: node.id, rid };
+    await this.#op(() => this.#client.publish(this.#keys.channel(record.owner), JSON.stringify(request)));
+    await released;
+  }
+
+  async claim(
+    id: string,
+    expectedEpoch: number,
+    owner: string,
+    tokens: { tokenHash: string | null; pendingTokenHash: string | null },
+  ): Promise<number | null> {
+    const keys = this.#keys;
+    const epoch = await this.#op(() =>
+      this.#client.probeClaim(
+        keys.session(id),
+        keys.frames(id),
+        String(expectedEpoch),
+        owner,
+        tokens.tokenHash ?? '',
+        tokens.pendingTokenHash ?? '',
+        String(this.#ttlMs),
+      ),
+    );
+    if (epoch <= 0) return null;
+    this.#owned.add(id);
+    return epoch;
+  }
+
+  async append(id: string, epoch: number, seq: number, frame: Uint8Array): Promise<void> {
+    const keys = this.#keys;
+    await this.#fenced(id, () =>
+      this.#client.probeAppend(
+        keys.session(id),
+        keys.frames(id),
+        String(epoch),
+        String(seq),
+        Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
+        String(this.#ttlMs),
+      ),
+    );
+  }
+
+  async sync(id: string, epoch: number, changes: SessionChanges): Promise<void> {
+    const args: string[] = [];
+    if (changes.inSeq !== undefined) args.push('in', String(changes.inSeq));
+    if (changes.ackedSeq !== undefined) args.push('ack', String(changes.ackedSeq));
+    if (changes.tokenHash !== undefined) args.push('th', changes.tokenHash ?? '');
+    if (changes.pendingTokenHash !== undefined) args.push('pth', changes.pendingTokenHash ?? '');
+    if (changes.rooms !== undefined) args.push('rooms', JSON.stringify(changes.rooms));
+    if (changes.held !== undefined) args.push('held', changes.held ? '1' : '0');
+    const keys = this.#keys;
+    await this.#fenced(id, () =>
+      this.#client.probeSync(keys.session(id), keys.frames(id), String(epoch), String(this.#ttlMs), ...args),
+    );
+  }
+
+  async end(id: string, epoch: number, closeCode: number): Promise<void> {
+    const keys = this.#keys;
+    this.#owned.delete(id);
+    await this.#fenced(id, () =>
+      this.#client.probeEnd(
+        keys.session(id),
+        keys.frames(id),
+        keys.ended(id),
+        String(epoch),
+        String(closeCode),
+        String(this.#endedTtlMs),
+      ),
+    );
+  }
+
+  /** Runs a fenced script: `FENCED` becomes StoreError('fenced') and the session is not ours. */
+  async #fenced(id: string, run: () => Promise<unknown>): Promise<void> {
+    try {
+      await this.#op(run);
+    } catch (error) {
+      if (error instanceof StoreError && error.code === 'fenced') this.#owned.delete(id);
+      throw error;
+    }
+  }
+
+  /** Runs one operation with a deadline; every failure becomes a StoreError. */
+  async #op<T>(run: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreError('unavailable', `Redis did not answer within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([run(), deadline]);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      if (message.includes('FENCED')) {
+        throw new StoreError('fenced', 'another node owns the session', { cause: error });
+      }
+      throw new StoreError('unavailable', `Redis: ${message}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #ready(client: Redis | Cluster): Promise<void> {
+    if (client.status === 'ready') return;
+    await this.#op(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          client.once('ready', resolve);
+          client.once('end', () => reject(new Error('connection ended')));
+        }),
+    );
+  }
+
+  async #beat(): Promise<void> {
+    const node = this.#node;
+    if (!node) return;
+    await this.#op(() => this.#client.set(this.#keys.node(node.id), '1', 'PX', this.#heartbeatMs * 3));
+  }
+
+  async #refresh(): Promise<void> {
+    if (this.#owned.size === 0) return;
+    const pipeline = this.#client.pipeline();
+    for (const id of this.#owned) {
+      pipeline.pexpire(this.#keys.session(id), this.#ttlMs);
+      pipeline.pexpire(this.#keys.frames(id), this.#ttlMs);
+    }
+    await this.#op(() => pipeline.exec());
+  }
+
+  #onMessage(text: string): void {
+    let message: Message;
+    try {
+      message = JSON.parse(text) as Message;
+    } catch {
+      return;
+    }
+    if (message.op === 'released') {
+      this.#waiting.get(message.rid)?.();
+      this.#waiting.delete(message.rid);
+      return;
+    }
+    const node = this.#node;
+    if (message.op !== 'release' || !node) return;
+    this.#owned.delete(message.id);
+    const reply: Message = { op: 'released', rid: message.rid };
+    void node
+      .release(message.id)
+      .catch(() => {})
+      .then(() => this.#op(() => this.#client.publish(this.#keys.channel(message.from), JSON.stringify(reply))))
+      .catch(() => {});
+  }
+}
