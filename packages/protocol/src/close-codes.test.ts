@@ -94,7 +94,7 @@ describe('closeCodeName', () => {
   it('names known codes and says UNKNOWN otherwise', () => {
     expect(closeCodeName(4001)).toBe('PROBE_TIMEOUT');
     expect(closeCodeName(1000)).toBe('NORMAL');
-    expect(closeCodeName(4014)).toBe('UNKNOWN');
+    expect(closeCodeName(4015)).toBe('UNKNOWN');
     expect(closeCodeName(1005)).toBe('UNKNOWN');
     expect(closeCodeName(0)).toBe('UNKNOWN');
   });
@@ -103,8 +103,16 @@ describe('closeCodeName', () => {
 describe('protocol errors', () => {
   it('close with a final code, so a client never resends the bytes that broke the protocol', () => {
     for (const [code, closeCode] of Object.entries(ProtocolErrorCodes)) {
+      if (code === 'sequence-gap') continue;
       expect([code, isRetryableClose(closeCode)]).toEqual([code, false]);
       expect([code, endsSession(closeCode)]).toEqual([code, false]);
     }
+  });
+
+  it('a sequence gap is retryable and keeps the session: a resume replays what is missing', () => {
+    const closeCode = ProtocolErrorCodes['sequence-gap'];
+    expect(closeCode).toBe(CloseCode.RESYNC);
+    expect(isRetryableClose(closeCode)).toBe(true);
+    expect(endsSession(closeCode)).toBe(false);
   });
 });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from './codec.js';
 import { ProtocolError } from './errors.js';
 import { type Frame, FrameType } from './frames.js';
-import { MAX_ID_LENGTH, MAX_REASON_LENGTH } from './validate.js';
+import { clampReason } from './reason.js';
+import { MAX_ID_LENGTH, MAX_PAYLOAD_RANGE, MAX_REASON_LENGTH, PROBE_MS_RANGE } from './validate.js';
 
 // A fixed seed keeps runs reproducible; on failure fast-check prints the seed and the path of the
 // counterexample. FC_SEED=<n> explores other seeds.
@@ -62,9 +63,9 @@ const frameArbitraries = {
       version: fc.integer({ min: 0, max: 0xffff }),
       sessionId: id,
       token: id,
-      probeIntervalMs: uint32,
-      probeTimeoutMs: uint32,
-      maxPayloadBytes: safeUint,
+      probeIntervalMs: fc.integer({ min: PROBE_MS_RANGE[0], max: PROBE_MS_RANGE[1] }),
+      probeTimeoutMs: fc.integer({ min: PROBE_MS_RANGE[0], max: PROBE_MS_RANGE[1] }),
+      maxPayloadBytes: fc.integer({ min: MAX_PAYLOAD_RANGE[0], max: MAX_PAYLOAD_RANGE[1] }),
       resumed: fc.boolean(),
       lastSeq: safeUint,
       sentSeq: safeUint,
@@ -93,7 +94,8 @@ const frameArbitraries = {
     {
       type: fc.constant(FrameType.GOODBYE),
       code: fc.integer({ min: 1000, max: 4999 }),
-      reason: fc.string({ maxLength: MAX_REASON_LENGTH }),
+      // Any code points, cut to what a close reason holds (123 UTF-8 bytes).
+      reason: fc.string({ unit: 'binary', maxLength: MAX_REASON_LENGTH }).map(clampReason),
     },
     plainRecord,
   ),
@@ -191,6 +193,22 @@ function decodeGarbage(bytes: Uint8Array): void {
     throw new Error('decode returned something that is not a frame');
   }
   expect(FRAME_TYPES).toContain(result.type);
+  expectPlainData(result);
+}
+
+/** Fails unless `value` is nil, booleans, numbers, strings, bytes, arrays and plain objects. */
+function expectPlainData(value: unknown): void {
+  const stack = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === null || ['boolean', 'number', 'string'].includes(typeof item)) continue;
+    const proto = typeof item === 'object' ? Object.getPrototypeOf(item) : undefined;
+    if (proto === Uint8Array.prototype || proto === Buffer.prototype) continue;
+    if (proto !== Array.prototype && proto !== Object.prototype) {
+      throw new Error(`decode returned a ${typeof item} that is not plain data: ${String(item)}`);
+    }
+    stack.push(...Object.values(item as object));
+  }
 }
 
 // Canaries run after every piece of garbage. Each one covers a piece of msgpackr's module-level

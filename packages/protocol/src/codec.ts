@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 import { ProtocolError } from './errors.js';
 import {
   type ClientFrame,
@@ -12,13 +12,59 @@ import { validate, validateFromClient, validateFromServer } from './validate.js'
 
 // Plain MessagePack only: no records/structures, no structured-clone references and undefined as
 // nil, so any MessagePack decoder in any language can read every frame we write. One instance
-// does both (a Packr is an Unpackr); without records, maps decode as plain objects.
+// does both (a Packr is an Unpackr); without records, maps decode as plain objects. Extension
+// types are refused by scanning the bytes (findExtension): msgpackr's extensions are registered
+// for the whole process, so turning them off on this instance is not possible.
 const packr = new Packr({
   useRecords: false,
   structuredClone: false,
   encodeUndefinedAsNil: true,
   int64AsType: 'number',
 });
+
+/**
+ * msgpackr packs into one scratch buffer it shares and grows (to several times the largest value
+ * packed so far) and returns a view into it. A frame kept for replay must not pin that buffer,
+ * so each result is copied to its own exact-size buffer, and a scratch grown past this size by
+ * one large value is handed back rather than kept for the life of the process.
+ */
+const SCRATCH_KEEP_BYTES = 256 * 1024;
+const SCRATCH_BYTES = 8 * 1024;
+
+/** Packs a frame holding no application data. */
+function pack(value: unknown): Uint8Array {
+  // RESET_BUFFER_MODE: the next pack may write over these bytes, which are copied out first.
+  const packed = packr.pack(value, RESET_BUFFER_MODE);
+  const out = new Uint8Array(packed);
+  if (packed.buffer.byteLength > SCRATCH_KEEP_BYTES) packr.useBuffer(newScratch());
+  return out;
+}
+
+// msgpackr writes strings with Buffer#utf8Write when it runs on Node, so the scratch must be a
+// Buffer there, as the one msgpackr allocates itself would be.
+function newScratch(): Uint8Array {
+  return typeof Buffer === 'function'
+    ? Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+    : new Uint8Array(SCRATCH_BYTES);
+}
+
+/**
+ * Packs a frame holding application data, which must be plain data (see {@link findExtension}).
+ * @throws {ProbeError} `unencodable` when it is not, or MessagePack cannot represent it.
+ */
+function packData(value: unknown): Uint8Array {
+  let packed: Uint8Array;
+  try {
+    packed = pack(value);
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new ProbeError('unencodable', `message cannot be encoded as MessagePack: ${detail}`);
+  }
+  const at = findExtension(packed);
+  if (at >= 0)
+    throw new ProbeError('unencodable', `message holds ${describeExtension(packed, at)}`);
+  return packed;
+}
 
 /** What a WebSocket hands over for one message. */
 export type WireData = Uint8Array | ArrayBuffer | string;
@@ -32,7 +78,7 @@ export function encode(frame: Frame): Uint8Array {
     case FrameType.HELLO:
       return encodeHello(frame.version, frame.auth, frame.resume);
     case FrameType.WELCOME:
-      return packr.pack([
+      return pack([
         frame.type,
         frame.version,
         frame.sessionId,
@@ -57,13 +103,16 @@ export function encode(frame: Frame): Uint8Array {
   }
 }
 
-/** A HELLO; `auth` undefined is sent as nil. */
+/**
+ * A HELLO; `auth` undefined is sent as nil.
+ * @throws {ProbeError} `unencodable` when `auth` is not plain data (as {@link encodeMessage}).
+ */
 export function encodeHello(
   version: number,
   auth: unknown,
   resume: ResumeRequest | null,
 ): Uint8Array {
-  return packr.pack([
+  return packData([
     FrameType.HELLO,
     version,
     auth ?? null,
@@ -72,7 +121,7 @@ export function encodeHello(
 }
 
 export function encodeGoodbye(code: number, reason: string): Uint8Array {
-  return packr.pack([FrameType.GOODBYE, code, reason]);
+  return pack([FrameType.GOODBYE, code, reason]);
 }
 
 /** Hand-encoded: probes go to every connection every interval, so they skip the encoder. */
@@ -106,36 +155,29 @@ export function probeAnswerId(bytes: Uint8Array): number {
 }
 
 export function encodeProbeAnswer(id: number, ack: number | null): Uint8Array {
-  return packr.pack(
-    ack === null ? [FrameType.PROBE_ANSWER, id] : [FrameType.PROBE_ANSWER, id, ack],
-  );
+  return pack(ack === null ? [FrameType.PROBE_ANSWER, id] : [FrameType.PROBE_ANSWER, id, ack]);
 }
 
 export function encodeAck(seq: number): Uint8Array {
-  return packr.pack([FrameType.ACK, seq]);
+  return pack([FrameType.ACK, seq]);
 }
 
-/** @throws {ProbeError} `unencodable` when MessagePack cannot represent `data`. */
+/**
+ * A MESSAGE. `data` is sent as plain MessagePack (PROTOCOL.md section 2, data model): a `Map` as
+ * a map, a `Set` as an array, a `bigint` within 64 bits as an integer.
+ * @throws {ProbeError} `unencodable` when MessagePack cannot represent `data`, or when it holds
+ * a `Date` (send a number or an ISO string) or another value msgpackr writes as an extension.
+ */
 export function encodeMessage(seq: number, data: unknown): Uint8Array {
-  try {
-    return packr.pack([FrameType.MESSAGE, seq, data]);
-  } catch (cause) {
-    throw unencodable(cause);
-  }
+  return packData([FrameType.MESSAGE, seq, data]);
 }
 
-/** Encodes application data once, to be framed for many sessions (broadcast). */
+/**
+ * Encodes application data once, to be framed for many sessions (broadcast).
+ * @throws {ProbeError} `unencodable`, as {@link encodeMessage}.
+ */
 export function encodePayload(data: unknown): EncodedPayload {
-  try {
-    return packr.pack(data) as unknown as EncodedPayload;
-  } catch (cause) {
-    throw unencodable(cause);
-  }
-}
-
-function unencodable(cause: unknown): ProbeError {
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  return new ProbeError('unencodable', `message cannot be encoded as MessagePack: ${detail}`);
+  return packData(data) as EncodedPayload;
 }
 
 /**
@@ -184,7 +226,87 @@ function writeUint(out: Uint8Array, at: number, n: number): void {
 }
 
 /**
- * Checks 1–5 of PROTOCOL.md section 2: the bytes of one MessagePack array, not yet validated.
+ * The offset of the first value in `bytes` that is not plain data, or -1: an extension type
+ * (msgpackr would build a BigInt, RegExp, Error, Set, typed array, Date or record from it) or
+ * 0xc1, a byte MessagePack never uses (msgpackr returns a marker object for it). It reads only
+ * headers and skips payloads, so it costs one pass over the bytes with no recursion however
+ * deep the nesting. It stops at the end of `bytes`: a truncated value is the decoder's to report.
+ */
+function findExtension(bytes: Uint8Array): number {
+  const end = bytes.length;
+  let at = 0;
+  // Values still to read: an array adds its length, a map twice its size.
+  let pending = 1;
+  while (pending > 0 && at < end) {
+    const marker = bytes[at]!;
+    pending--;
+    if (marker < 0xc0 || marker >= 0xe0) {
+      // fixint, fixmap, fixarray, fixstr: the marker holds the size
+      if (marker >= 0xa0 && marker < 0xc0) at += marker & 0x1f;
+      else if (marker >= 0x80 && marker < 0xa0) {
+        pending += marker < 0x90 ? 2 * (marker & 0x0f) : marker & 0x0f;
+      }
+      at += 1;
+    } else {
+      switch (marker) {
+        case 0xc4: // bin 8, str 8
+        case 0xd9:
+          at += 2 + uint(bytes, at + 1, 1);
+          break;
+        case 0xc5: // bin 16, str 16
+        case 0xda:
+          at += 3 + uint(bytes, at + 1, 2);
+          break;
+        case 0xc6: // bin 32, str 32
+        case 0xdb:
+          at += 5 + uint(bytes, at + 1, 4);
+          break;
+        case 0xdc: // array 16, array 32, map 16, map 32
+        case 0xdd:
+        case 0xde:
+        case 0xdf: {
+          const width = marker & 1 ? 4 : 2;
+          pending += uint(bytes, at + 1, width) * (marker < 0xde ? 1 : 2);
+          at += 1 + width;
+          break;
+        }
+        default: {
+          // nil, booleans, floats, (u)int 8–64: the marker and a fixed-size value. 0 marks the
+          // rest: 0xc1 (never used), ext 8/16/32 (0xc7–0xc9) and fixext 1–16 (0xd4–0xd8).
+          const size = FIXED_SIZE[marker - 0xc0]!;
+          if (size === 0) return at;
+          at += size;
+        }
+      }
+    }
+  }
+  return -1;
+}
+
+/** Sizes of the values 0xc0–0xd8 with their marker; 0 for what is not plain data. */
+const FIXED_SIZE = [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 5, 9, 2, 3, 5, 9, 2, 3, 5, 9, 0, 0, 0, 0, 0];
+
+/** A big-endian unsigned integer of `width` bytes; missing bytes read as 0. */
+function uint(bytes: Uint8Array, at: number, width: number): number {
+  let n = 0;
+  for (let i = 0; i < width; i++) n = n * 256 + (bytes[at + i] ?? 0);
+  return n;
+}
+
+/** Names the extension value at `at` (found by {@link findExtension}) for an error message. */
+function describeExtension(bytes: Uint8Array, at: number): string {
+  const marker = bytes[at];
+  // ext 8/16/32 put a 1, 2 or 4 byte length before the (signed) type; fixext has none.
+  const typeAt = at + 1 + (marker === 0xc7 ? 1 : marker === 0xc8 ? 2 : marker === 0xc9 ? 4 : 0);
+  const type = ((bytes[typeAt] ?? 0) << 24) >> 24;
+  return type === -1
+    ? 'a Date (MessagePack timestamp); send dates as numbers or ISO strings'
+    : `MessagePack extension type ${type}; Probe carries plain data only`;
+}
+
+/**
+ * Checks 1–5 (and 3a) of PROTOCOL.md section 2: the bytes of one MessagePack array, not yet
+ * validated.
  * @throws {ProtocolError} and nothing else, whatever the input.
  */
 function unpack(data: WireData, maxBytes = Number.POSITIVE_INFINITY): unknown[] {
@@ -202,6 +324,12 @@ function unpack(data: WireData, maxBytes = Number.POSITIVE_INFINITY): unknown[] 
   // Every frame is a fixarray; refuse anything else before decoding a possibly large value.
   if (first === undefined || first < 0x91 || first > 0x9f) {
     throw new ProtocolError('invalid-frame', 'a frame must be a non-empty MessagePack array');
+  }
+  const at = findExtension(bytes);
+  if (at >= 0) {
+    throw bytes[at] === 0xc1
+      ? new ProtocolError('malformed', 'frame is not valid MessagePack (byte 0xc1)')
+      : new ProtocolError('unsupported-type', `frame holds ${describeExtension(bytes, at)}`);
   }
   try {
     return packr.unpack(bytes);

@@ -2,6 +2,11 @@
 export const ProtocolErrorCodes = {
   /** A text WebSocket message; Probe speaks binary only. */
   'text-frame': 1003,
+  /**
+   * A MessagePack extension type (timestamp, or msgpackr's BigInt, RegExp, Error, Set…): frames
+   * carry plain data only, so nothing the decoder builds can be costly or surprising to use.
+   */
+  'unsupported-type': 1003,
   /** The bytes are not one complete MessagePack value. */
   malformed: 1007,
   /** One MessagePack value followed by more bytes. */
@@ -16,6 +21,11 @@ export const ProtocolErrorCodes = {
   'unexpected-frame': 1002,
   /** A message or ack sequence number that does not follow what came before. */
   'bad-sequence': 1002,
+  /**
+   * A gap, a repeat or an impossible ack on a live connection: bytes were lost on the path
+   * (a blackhole restored before it was detected). Resuming heals it, so the code is retryable.
+   */
+  'sequence-gap': 4004,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ProtocolErrorCodes;

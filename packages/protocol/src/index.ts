@@ -22,8 +22,8 @@ export {
   probeAnswerId,
   type WireData,
 } from './codec.js';
-export { Delivery, type DeliveryLimits, WindowCounter } from './delivery.js';
 export { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS } from './defaults.js';
+export { Delivery, type DeliveryLimits, WindowCounter } from './delivery.js';
 export {
   isProtocolError,
   ProtocolError,

@@ -3,8 +3,35 @@ import { type ClientFrame, type Frame, FrameType, type ServerFrame } from './fra
 
 /** Longest session id or resume token a server will look at. */
 export const MAX_ID_LENGTH = 128;
-/** Longest goodbye reason, matching the WebSocket close reason limit. */
+/** Longest goodbye reason in UTF-8 bytes: the WebSocket close reason limit (RFC 6455 5.5.1). */
 export const MAX_REASON_LENGTH = 123;
+/**
+ * The probe timing a WELCOME may announce, in ms. A client arms timers from these values, and
+ * setTimeout fires at once for anything above 2^31−1 ms, so an unchecked value could make it
+ * spin instead of wait.
+ */
+export const PROBE_MS_RANGE = [10, 3_600_000] as const;
+/** The `maxPayloadBytes` a WELCOME may announce (up to the largest 32-bit signed integer). */
+export const MAX_PAYLOAD_RANGE = [64, 0x7fff_ffff] as const;
+
+/** Bytes of `text` in UTF-8; a lone surrogate counts 3, as it is sent as U+FFFD. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit < 0xdc00 && isLowSurrogate(text.charCodeAt(i + 1))) {
+      bytes += 2; // a pair: 2 units, 4 bytes
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit < 0xe000;
+}
 
 /** Reads one field: returns the value to keep, or throws `invalid-frame` naming the field. */
 type Read = (value: unknown, field: string, frame: string) => unknown;
@@ -39,6 +66,17 @@ const string =
           `requires a string '${field}' of ${min ? `${min} to` : 'at most'} ${max} characters`,
         );
 
+/** A string of at most `max` UTF-8 bytes (a WebSocket close reason). */
+const utf8 =
+  (max: number): Read =>
+  (value, field, frame) =>
+    // A UTF-16 unit is 1 to 3 bytes: the length alone often decides.
+    typeof value === 'string' &&
+    value.length <= max &&
+    (value.length * 3 <= max || utf8Length(value) <= max)
+      ? value
+      : fail(frame, `requires a string '${field}' of at most ${max} UTF-8 bytes`);
+
 const boolean: Read = (value, field, frame) =>
   typeof value === 'boolean' ? value : fail(frame, `requires a boolean '${field}'`);
 
@@ -49,6 +87,7 @@ const SEQ = /* @__PURE__ */ int(0, MAX_SEQ);
 const UINT32 = /* @__PURE__ */ int(0, 0xffff_ffff);
 const VERSION = /* @__PURE__ */ int(0, 0xffff);
 const ID = /* @__PURE__ */ string(1, MAX_ID_LENGTH);
+const PROBE_MS = /* @__PURE__ */ int(...PROBE_MS_RANGE);
 
 /** Copies `fields` from `values` (starting at `from`) into `into`; missing trailing ones are null. */
 function read(
@@ -96,9 +135,9 @@ const WELCOME: Spec = [
     ['version', VERSION],
     ['sessionId', ID],
     ['token', ID],
-    ['probeIntervalMs', UINT32],
-    ['probeTimeoutMs', UINT32],
-    ['maxPayloadBytes', SEQ],
+    ['probeIntervalMs', PROBE_MS],
+    ['probeTimeoutMs', PROBE_MS],
+    ['maxPayloadBytes', /* @__PURE__ */ int(...MAX_PAYLOAD_RANGE)],
     ['resumed', boolean],
     ['lastSeq', SEQ],
     ['sentSeq', SEQ],
@@ -125,7 +164,7 @@ const GOODBYE: Spec = [
   'goodbye',
   [
     ['code', /* @__PURE__ */ int(1000, 4999)],
-    ['reason', /* @__PURE__ */ string(0, MAX_REASON_LENGTH)],
+    ['reason', /* @__PURE__ */ utf8(MAX_REASON_LENGTH)],
   ],
 ];
 
