@@ -30,7 +30,8 @@ describe('rooms', () => {
     const closed = new Promise<{ code: number; reason: string }>((resolve) =>
       nobody.client.once('close', resolve),
     );
-    await expect(closed).resolves.toMatchObject({ code: 4503, reason: 'a nickname is required' });
+    // The server logs why; the client is only told the code.
+    await expect(closed).resolves.toMatchObject({ code: 4503 });
   });
 
   it('delivers a message to the members of its room only, with per-room sequence numbers', async () => {
@@ -130,7 +131,8 @@ describe('rooms', () => {
 
 describe('history', () => {
   it(`keeps the last ${HISTORY_LIMIT} messages of a room for late joiners`, async () => {
-    harness = await startChatHarness();
+    // Far faster than the default rate limit allows.
+    harness = await startChatHarness({ rateLimit: { perSecond: 1000, burst: 1000 } });
     const ada = harness.connect('ada');
     ada.send({ type: 'join', room: 'general' });
     const total = HISTORY_LIMIT + 50;

@@ -4,13 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { ProbeServer } from '@probe/server';
 import type { ServerMessage } from '../shared/messages.js';
-import {
-  authenticateChat,
-  Chat,
-  type ChatOptions,
-  type ChatProbeServer,
-  type ChatUser,
-} from './chat.js';
+import { authenticateChat, type ChatUser } from './auth.js';
+import { Chat, type ChatOptions, type ChatProbeServer } from './chat.js';
+import { checkRateLimit } from './rate-limit.js';
 import { serveStatic } from './static.js';
 
 /** WebSocket path of the Probe server; the web client connects to it on its own origin. */
@@ -45,6 +41,8 @@ export interface ChatServer {
 /** Starts the demo: one HTTP server for the web client, a tiny JSON API and the WebSocket. */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   const { port = 3000, host = '127.0.0.1' } = options;
+  // Before anything is started, so a bad option leaves nothing running.
+  if (options.rateLimit) checkRateLimit(options.rateLimit);
   const webRoot = options.webRoot === undefined ? undefined : resolve(options.webRoot);
   const http = createServer();
   const probe: ChatProbeServer = new ProbeServer<ChatUser, unknown, ServerMessage>({

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { ProbeServer, Session } from '@probe/server';
 import {
   type ChatMessage,
-  cleanNick,
+  cidOf,
   HISTORY_LIMIT,
   type Member,
   type MemberStatus,
@@ -13,14 +12,9 @@ import {
   type SayRequest,
   type ServerMessage,
 } from '../shared/messages.js';
+import type { ChatUser } from './auth.js';
 import { RoomHistory } from './history.js';
-
-/** What `authenticate` gives each session: the member's public identity. */
-export interface ChatUser {
-  /** Public id shown to others; the session id is never sent to other clients. */
-  readonly id: string;
-  readonly nick: string;
-}
+import { checkRateLimit, DEFAULT_RATE_LIMIT, type RateLimit, TokenBucket } from './rate-limit.js';
 
 export type ChatSession = Session<ChatUser, unknown, ServerMessage>;
 export type ChatProbeServer = ProbeServer<ChatUser, unknown, ServerMessage>;
@@ -30,6 +24,7 @@ interface MemberState {
   status: MemberStatus;
   suspendedAt: number;
   suspendReason: string;
+  readonly bucket: TokenBucket;
 }
 
 export interface ChatOptions {
@@ -39,12 +34,11 @@ export interface ChatOptions {
   linkIntervalMs?: number;
   /** Clock for message timestamps. @default Date.now */
   now?: () => number;
-}
-
-/** Accepts any nickname (cleaned); refuses a session without one. */
-export function authenticateChat(auth: unknown): ChatUser {
-  const nick = cleanNick((auth as { nick?: unknown } | null)?.nick);
-  return { id: randomBytes(6).toString('base64url'), nick };
+  /**
+   * Messages one session may send; over it, each message is refused with a notice to its
+   * sender. @default DEFAULT_RATE_LIMIT (10 a second, bursts of 20)
+   */
+  rateLimit?: RateLimit;
 }
 
 /**
@@ -57,6 +51,7 @@ export class Chat {
   private readonly members = new Map<ChatSession, MemberState>();
   private readonly linkTimer: ReturnType<typeof setInterval>;
   private readonly now: () => number;
+  private readonly rateLimit: RateLimit;
 
   constructor(
     private readonly server: ChatProbeServer,
@@ -65,6 +60,7 @@ export class Chat {
     const limit = options.historyLimit ?? HISTORY_LIMIT;
     for (const room of ROOMS) this.histories.set(room, new RoomHistory(room, limit));
     this.now = options.now ?? Date.now;
+    this.rateLimit = checkRateLimit(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     server.on('session', (session) => this.onSession(session));
     this.linkTimer = setInterval(() => this.reportLinks(), options.linkIntervalMs ?? 2000);
     this.linkTimer.unref();
@@ -86,7 +82,7 @@ export class Chat {
   }
 
   roomSummaries(): RoomSummary[] {
-    return ROOMS.map((name) => ({ name, members: this.server.rooms.members(name).size }));
+    return ROOMS.map((name) => ({ name, members: [...this.server.rooms.members(name)].length }));
   }
 
   stop(): void {
@@ -99,6 +95,7 @@ export class Chat {
       status: 'online',
       suspendedAt: 0,
       suspendReason: '',
+      bucket: new TokenBucket(this.rateLimit),
     };
     this.members.set(session, state);
     session.send({
@@ -138,10 +135,17 @@ export class Chat {
   }
 
   private onMessage(session: ChatSession, state: MemberState, data: unknown): void {
+    // Every message counts, invalid ones and joins too: each costs the server a reply or a
+    // broadcast to the room.
+    if (!state.bucket.take()) {
+      const { perSecond, burst } = this.rateLimit;
+      const reason = `too many messages: at most ${perSecond} a second (${burst} at once); wait a moment`;
+      session.send({ type: 'rejected', cid: cidOf(data), reason });
+      return;
+    }
     const message = parseClientMessage(data);
     if (typeof message === 'string') {
-      const cid = (data as { cid?: unknown } | null)?.cid;
-      session.send({ type: 'rejected', cid: typeof cid === 'string' ? cid : '', reason: message });
+      session.send({ type: 'rejected', cid: cidOf(data), reason: message });
       return;
     }
     if (message.type === 'join') this.join(session, state, message.room);
@@ -177,19 +181,22 @@ export class Chat {
       return;
     }
     const history = this.history(request.room);
-    const earlier = history.findByCid(request.cid);
+    const earlier = history.findResent(session.data.author, request.cid);
     if (earlier) {
       // A re-send after a lost session: echo the stored copy to its author only.
       session.send({ type: 'message', message: earlier });
       return;
     }
-    const message: ChatMessage = history.append({
-      ts: this.now(),
-      from: session.data.id,
-      nick: session.data.nick,
-      text: request.text,
-      cid: request.cid,
-    });
+    const message: ChatMessage = history.append(
+      {
+        ts: this.now(),
+        from: session.data.id,
+        nick: session.data.nick,
+        text: request.text,
+        cid: request.cid,
+      },
+      session.data.author,
+    );
     // The author gets it too: that echo is what marks the message delivered.
     this.server.broadcast({ type: 'message', message }, { room: request.room });
   }

@@ -6,7 +6,7 @@ const fields = (i: number) => ({ ts: i, from: 'u', nick: 'ada', text: `t${i}`, c
 describe('RoomHistory', () => {
   it('numbers messages from 1 and keeps only the newest `limit`', () => {
     const history = new RoomHistory('general', 3);
-    for (let i = 1; i <= 5; i++) history.append(fields(i));
+    for (let i = 1; i <= 5; i++) history.append(fields(i), 'k');
     expect(history.size).toBe(3);
     expect(history.lastSeq).toBe(5);
     expect(history.snapshot().map((m) => [m.seq, m.text])).toEqual([
@@ -19,17 +19,27 @@ describe('RoomHistory', () => {
 
   it('finds a message by client id while it is held', () => {
     const history = new RoomHistory('dev', 2);
-    history.append(fields(1));
-    history.append(fields(2));
-    expect(history.findByCid('c1')?.seq).toBe(1);
-    history.append(fields(3));
-    expect(history.findByCid('c1')).toBeUndefined();
-    expect(history.findByCid('c3')?.seq).toBe(3);
+    history.append(fields(1), 'k');
+    history.append(fields(2), 'k');
+    expect(history.findResent('k', 'c1')?.seq).toBe(1);
+    history.append(fields(3), 'k');
+    expect(history.findResent('k', 'c1')).toBeUndefined();
+    expect(history.findResent('k', 'c3')?.seq).toBe(3);
+  });
+
+  it("matches only the author's own ids", () => {
+    const history = new RoomHistory('dev', 5);
+    history.append(fields(1), 'bob');
+    expect(history.findResent('ada', 'c1')).toBeUndefined();
+    history.append(fields(1), 'ada');
+    expect(history.findResent('ada', 'c1')?.seq).toBe(2);
+    expect(history.findResent('bob', 'c1')?.seq).toBe(1);
+    expect(history.snapshot()[0]).not.toHaveProperty('author');
   });
 
   it('hands out copies', () => {
     const history = new RoomHistory('dev', 2);
-    history.append(fields(1));
+    history.append(fields(1), 'k');
     history.snapshot().pop();
     expect(history.size).toBe(1);
   });

@@ -5,7 +5,7 @@ import type { ChatMessage, RoomName } from '../shared/messages.js';
  * counting past the limit, so a client can tell a message it has from one it has not.
  */
 export class RoomHistory {
-  private readonly messages: ChatMessage[] = [];
+  private readonly entries: { readonly message: ChatMessage; readonly author: string }[] = [];
   private seq = 0;
 
   constructor(
@@ -19,32 +19,36 @@ export class RoomHistory {
   }
 
   get size(): number {
-    return this.messages.length;
+    return this.entries.length;
   }
 
-  /** Stores a message under the next sequence number and returns it. */
-  append(fields: Omit<ChatMessage, 'room' | 'seq'>): ChatMessage {
+  /**
+   * Stores a message under the next sequence number and returns it. `author` is the private
+   * identity of whoever wrote it, kept beside the message and never part of it.
+   */
+  append(fields: Omit<ChatMessage, 'room' | 'seq'>, author: string): ChatMessage {
     const message: ChatMessage = { ...fields, room: this.room, seq: ++this.seq };
-    this.messages.push(message);
+    this.entries.push({ message, author });
     // Dropping one at a time keeps it exact; at a few hundred entries the copy is cheap.
-    if (this.messages.length > this.limit) this.messages.shift();
+    if (this.entries.length > this.limit) this.entries.shift();
     return message;
   }
 
   /**
-   * The stored message with this client-generated id, if still held. Client ids are random,
-   * so a match is a re-send of the same message (after a lost session), not a new one.
+   * The stored message `author` sent under this client-generated id, if still held: a re-send
+   * of it (after a lost session), not a new one. Ids are broadcast with the messages, so only
+   * the author's own ids count; anyone else's message with the same id is a different one.
    */
-  findByCid(cid: string): ChatMessage | undefined {
-    for (let i = this.messages.length - 1; i >= 0; i--) {
-      const message = this.messages[i]!;
-      if (message.cid === cid) return message;
+  findResent(author: string, cid: string): ChatMessage | undefined {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const { message, author: by } = this.entries[i]!;
+      if (message.cid === cid && by === author) return message;
     }
     return undefined;
   }
 
   /** A copy of what is held, oldest first. */
   snapshot(): ChatMessage[] {
-    return [...this.messages];
+    return this.entries.map((entry) => entry.message);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanNick, MAX_NICK_LENGTH, MAX_TEXT_LENGTH, parseClientMessage } from './messages.js';
+import { cidOf, MAX_TEXT_LENGTH, parseClientMessage } from './messages.js';
 
 describe('parseClientMessage', () => {
   it('accepts joins and says, trimming the text', () => {
@@ -32,11 +32,58 @@ describe('parseClientMessage', () => {
   });
 });
 
-describe('cleanNick', () => {
-  it('trims, strips control characters and caps the length', () => {
-    expect(cleanNick('  ada\u0000\n ')).toBe('ada');
-    expect(cleanNick('x'.repeat(40))).toHaveLength(MAX_NICK_LENGTH);
-    expect(() => cleanNick(' \t ')).toThrow('a nickname is required');
-    expect(() => cleanNick(undefined)).toThrow('a nickname is required');
+describe('hostile input', () => {
+  const huge = 'x'.repeat(100_000);
+
+  it('names a wrongly typed field by its kind, without converting it', () => {
+    const say = { type: 'say', room: 'dev', cid: 'c', text: 'x' };
+    expect(parseClientMessage([say])).toBe('a message must be an object');
+    expect(parseClientMessage({ ...say, type: 5 })).toBe("'type' must be a string, got a number");
+    expect(parseClientMessage({ ...say, room: { toString: 1 } })).toBe(
+      "'room' must be a string, got an object",
+    );
+    expect(parseClientMessage({ ...say, room: ['dev'] })).toBe(
+      "'room' must be a string, got an array",
+    );
+    expect(parseClientMessage({ ...say, text: ['x'] })).toBe(
+      "'text' must be a string, got an array",
+    );
+    expect(parseClientMessage({ ...say, text: null })).toBe("'text' must be a string, got null");
+    expect(parseClientMessage({ ...say, cid: 7 })).toMatch(/'cid'/);
+  });
+
+  it('keeps every error short, however long the input', () => {
+    const say = { type: 'say', room: 'dev', cid: 'c', text: 'x' };
+    for (const bad of [{ type: huge }, { room: huge }, { cid: huge }, { text: huge }]) {
+      const error = parseClientMessage({ ...say, ...bad });
+      expect(typeof error).toBe('string');
+      expect((error as string).length).toBeLessThan(100);
+    }
+  });
+
+  it('accepts only plain ids, and echoes only those', () => {
+    const say = { type: 'say', room: 'dev', text: 'x' };
+    expect(parseClientMessage({ ...say, cid: 'a1b2-c_3' })).toMatchObject({ cid: 'a1b2-c_3' });
+    for (const cid of ['', 'a b', 'id\u202E', 'x'.repeat(65), 'é']) {
+      expect(parseClientMessage({ ...say, cid })).toMatch(/'cid'/);
+    }
+    expect(cidOf({ cid: 'ok-1' })).toBe('ok-1');
+    expect(cidOf({ cid: 'bad\u200B' })).toBe('');
+    expect(cidOf({ cid: huge })).toBe('');
+    expect(cidOf(null)).toBe('');
+    expect(cidOf('cid')).toBe('');
+  });
+
+  it('cleans room names before looking them up', () => {
+    expect(parseClientMessage({ type: 'join', room: ' \u2066dev\u2069 ' })).toEqual({
+      type: 'join',
+      room: 'dev',
+    });
+    expect(parseClientMessage({ type: 'join', room: 'dev\u0000x\u202E' })).toBe(
+      "unknown room 'devx'",
+    );
+    expect(parseClientMessage({ type: 'join', room: 'd'.repeat(300) })).toBe(
+      "'room' is too long (300 characters)",
+    );
   });
 });

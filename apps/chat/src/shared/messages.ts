@@ -3,6 +3,8 @@
  * them exactly once and in order; these types only say what the chat puts inside.
  */
 
+import { cleanName, kindOf, MAX_RAW_NAME_LENGTH, MAX_ROOM_LENGTH } from './names.js';
+
 /** Rooms offered by the demo. Fixed, so history stays bounded by rooms × `HISTORY_LIMIT`. */
 export const ROOMS = ['general', 'random', 'dev', 'help'] as const;
 export type RoomName = (typeof ROOMS)[number];
@@ -10,7 +12,6 @@ export type RoomName = (typeof ROOMS)[number];
 /** Messages kept per room for late joiners. */
 export const HISTORY_LIMIT = 200;
 export const MAX_TEXT_LENGTH = 2000;
-export const MAX_NICK_LENGTH = 24;
 /** Client-generated message ids are at most this long. */
 export const MAX_CID_LENGTH = 64;
 
@@ -132,7 +133,10 @@ export interface ResumedMessage {
   readonly reason: string;
 }
 
-/** server → client: a `say` was refused; `cid` is the refused message. */
+/**
+ * server → client: a message was refused (invalid, not allowed, or over the rate limit);
+ * `cid` is the refused `say`, or `''` when the message had no well-formed id.
+ */
 export interface RejectedMessage {
   readonly type: 'rejected';
   readonly cid: string;
@@ -153,36 +157,64 @@ export type ServerMessage =
 /** What `authenticate` accepts in `auth`. */
 export interface ChatAuth {
   readonly nick: string;
+  /**
+   * A secret the tab picks at random (see {@link isAuthorKey}) and keeps to itself. The server
+   * recognises a re-sent message by this key and the message's id, so a re-send after a lost
+   * session is not stored twice, and nobody else can claim the tab's ids. Without a key,
+   * re-sends are recognised within one session only.
+   */
+  readonly key?: string;
+}
+
+export function isAuthorKey(value: unknown): value is string {
+  return typeof value === 'string' && /^[\w-]{16,128}$/.test(value);
 }
 
 /**
- * Validates a client message, or says why it is not one. Data from the wire is untrusted.
+ * Client message ids: letters, digits, `_` and `-`. They are broadcast with the message, so
+ * nothing in them may render oddly.
+ */
+export function isCid(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_CID_LENGTH && /^[\w-]+$/.test(value);
+}
+
+/** The id of an incoming message if it has a well-formed one, else `''` (for refusals). */
+export function cidOf(data: unknown): string {
+  const cid = typeof data === 'object' && data !== null ? (data as { cid?: unknown }).cid : '';
+  return isCid(cid) ? cid : '';
+}
+
+function parseRoom(value: unknown): RoomName | string {
+  if (typeof value !== 'string') return `'room' must be a string, got ${kindOf(value)}`;
+  if (value.length > MAX_RAW_NAME_LENGTH) return `'room' is too long (${value.length} characters)`;
+  const room = cleanName(value, MAX_ROOM_LENGTH);
+  return isRoom(room) ? room : `unknown room '${room}'`;
+}
+
+/**
+ * Validates a client message, or says why it is not one. Data from the wire is untrusted:
+ * every field is checked by type and length before use, never converted, and an error names
+ * a bad value by its kind or its cleaned, bounded form only.
  * @returns the message, or a sentence naming what is wrong.
  */
 export function parseClientMessage(data: unknown): ClientMessage | string {
-  if (typeof data !== 'object' || data === null) return 'a message must be an object';
-  const m = data as Record<string, unknown>;
-  if (!isRoom(m.room)) return `unknown room '${String(m.room)}'`;
-  if (m.type === 'join') return { type: 'join', room: m.room };
-  if (m.type !== 'say') return `unknown message type '${String(m.type)}'`;
-  if (typeof m.cid !== 'string' || m.cid.length === 0 || m.cid.length > MAX_CID_LENGTH) {
-    return `'say' requires a 'cid' string of 1–${MAX_CID_LENGTH} characters`;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return 'a message must be an object';
   }
-  if (typeof m.text !== 'string') return "'say' requires a 'text' string";
+  const m = data as Record<string, unknown>;
+  if (typeof m.type !== 'string') return `'type' must be a string, got ${kindOf(m.type)}`;
+  if (m.type !== 'join' && m.type !== 'say') {
+    return `unknown message type '${cleanName(m.type.slice(0, MAX_RAW_NAME_LENGTH), 16)}'`;
+  }
+  const room = parseRoom(m.room);
+  if (!isRoom(room)) return room;
+  if (m.type === 'join') return { type: 'join', room };
+  if (!isCid(m.cid)) {
+    return `'say' requires a 'cid' of 1–${MAX_CID_LENGTH} letters, digits, '_' or '-'`;
+  }
+  if (typeof m.text !== 'string') return `'text' must be a string, got ${kindOf(m.text)}`;
   const text = m.text.trim();
   if (text.length === 0) return 'empty message';
   if (text.length > MAX_TEXT_LENGTH) return `message longer than ${MAX_TEXT_LENGTH} characters`;
-  return { type: 'say', room: m.room, cid: m.cid, text };
-}
-
-/**
- * Cleans a nickname: trimmed, control characters removed, at most `MAX_NICK_LENGTH`.
- * @throws {Error} when nothing usable is left; the server refuses the session with its message.
- */
-export function cleanNick(value: unknown): string {
-  if (typeof value !== 'string') throw new Error('a nickname is required');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  const nick = value.replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  if (nick.length === 0) throw new Error('a nickname is required');
-  return [...nick].slice(0, MAX_NICK_LENGTH).join('');
+  return { type: 'say', room, cid: m.cid, text };
 }

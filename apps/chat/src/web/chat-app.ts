@@ -1,5 +1,6 @@
 import { type ClientState, ProbeClient, ProbeError } from '@probe/client';
 import {
+  type ChatAuth,
   type ChatMessage,
   type ClientMessage,
   type Member,
@@ -9,6 +10,7 @@ import {
   type ServerMessage,
 } from '../shared/messages.js';
 import { CutLink } from './cut-link.js';
+import { randomId } from './random-id.js';
 import { type PendingMessage, Timeline } from './timeline.js';
 import { byId, logLine, messageEl, pendingEl, renderMembers, renderRooms } from './view.js';
 
@@ -40,14 +42,6 @@ declare global {
  */
 const RECONNECT = { initialDelayMs: 250, maxDelayMs: 2000, connectTimeoutMs: 3000 };
 
-/** Client-generated message ids: random per tab, then a counter. */
-function cidFactory(): () => string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  const prefix = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  let counter = 0;
-  return () => `${prefix}-${(++counter).toString(36)}`;
-}
-
 export class ChatApp {
   readonly link = new CutLink(WebSocket);
   readonly client: ProbeClient<ServerMessage, ClientMessage>;
@@ -59,7 +53,6 @@ export class ChatApp {
   private offlineSince: number | null = null;
   private readonly seqEls = new Map<number, HTMLElement>();
   private readonly pendingEls = new Map<string, HTMLElement>();
-  private readonly newCid = cidFactory();
   private readonly debug: ChatDebug;
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -88,7 +81,9 @@ export class ChatApp {
   ) {
     for (const name of ROOMS) this.timelines.set(name, new Timeline(name));
     this.client = new ProbeClient<ServerMessage, ClientMessage>(url, {
-      auth: { nick },
+      // The key stays in this tab: it lets the server recognise our re-sends after a lost
+      // session, and only ours.
+      auth: { nick, key: randomId() } satisfies ChatAuth,
       WebSocket: this.link.WebSocket,
       reconnect: RECONNECT,
     });
@@ -248,12 +243,16 @@ export class ChatApp {
         return;
       }
       case 'rejected': {
+        let matched = false;
         for (const timeline of this.timelines.values()) {
           const pending = timeline.pending.get(message.cid);
           if (!pending) continue;
+          matched = true;
           pending.failed = message.reason;
           if (timeline.room === this.room) this.replacePending(pending);
         }
+        // Not one of our posts (e.g. a room switch over the rate limit): still say so.
+        if (!matched) this.notice(`The server refused a message: ${message.reason}`, 'warn');
         return;
       }
     }
@@ -288,7 +287,7 @@ export class ChatApp {
   }
 
   private say(text: string): void {
-    const pending: PendingMessage = { room: this.room, cid: this.newCid(), text, ts: Date.now() };
+    const pending: PendingMessage = { room: this.room, cid: randomId(), text, ts: Date.now() };
     const timeline = this.timelines.get(this.room)!;
     timeline.addPending(pending);
     try {

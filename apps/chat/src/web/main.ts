@@ -1,4 +1,5 @@
-import { cleanNick, ROOMS, type RoomName } from '../shared/messages.js';
+import { ROOMS, type RoomName } from '../shared/messages.js';
+import { cleanNick } from '../shared/names.js';
 import { ChatApp } from './chat-app.js';
 import { byId } from './view.js';
 

@@ -40,9 +40,17 @@ function nickColor(nick: string): string {
   return `hsl(${hash % 360} 55% 45%)`;
 }
 
+/**
+ * A nickname, isolated from the text around it: a right-to-left name (Arabic, Hebrew) must not
+ * reorder the time or "(you)" beside it.
+ */
+function nickEl(nick: string, className = ''): HTMLElement {
+  return el('bdi', { className, text: nick });
+}
+
 /** A delivered message: keyed by its server sequence number in `data-seq`. */
 export function messageEl(message: ChatMessage, mine: boolean): HTMLLIElement {
-  const nick = el('span', { className: 'nick', text: message.nick });
+  const nick = nickEl(message.nick, 'nick');
   nick.style.color = nickColor(message.nick);
   return el(
     'li',
@@ -77,7 +85,7 @@ export function pendingEl(message: PendingMessage, nick: string): HTMLLIElement 
     el(
       'div',
       { className: 'meta' },
-      el('span', { className: 'nick', text: nick }),
+      nickEl(nick, 'nick'),
       timeEl(message.ts),
       el('span', {
         className: 'state',
@@ -120,7 +128,7 @@ export function renderMembers(
       el(
         'li',
         { attrs: { 'data-status': member.status, 'data-id': member.id } },
-        el('span', { text: member.nick }),
+        nickEl(member.nick),
         member.id === selfId ? el('span', { className: 'you', text: '(you)' }) : null,
         member.status === 'reconnecting'
           ? el('span', { className: 'status', text: 'reconnecting…' })
