@@ -155,7 +155,8 @@ const PROBE_ANSWER: Spec = [
 const MESSAGE: Spec = [
   'message',
   [
-    ['seq', /* @__PURE__ */ int(1, MAX_SEQ)],
+    // 0 marks a volatile message: not numbered, not acknowledged, never replayed.
+    ['seq', SEQ],
     ['data', any],
   ],
 ];

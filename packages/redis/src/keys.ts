@@ -20,6 +20,16 @@ export class Keys {
     return `${this.prefix}:{${id}}:end`;
   }
 
+  /** Stream: the messages of a room, in room order (bounded). */
+  room(room: string): string {
+    return `${this.prefix}:room:{${room}}`;
+  }
+
+  /** Pub/sub channel of a room's volatile messages. */
+  volatile(room: string): string {
+    return `${this.prefix}:roomv:${room}`;
+  }
+
   /** String with a short TTL: present while the node is alive. */
   node(nodeId: string): string {
     return `${this.prefix}:node:${nodeId}`;

@@ -7,7 +7,20 @@ import {
 import type { SessionRecord } from '@probe/server';
 
 /** Hash fields of a session record, in the order {@link decodeRecord} reads them. */
-export const FIELDS = ['d', 'th', 'pth', 'in', 'out', 'ack', 'rooms', 'own', 'ep', 'held', 'ct'];
+export const FIELDS = [
+  'd',
+  'th',
+  'pth',
+  'in',
+  'out',
+  'ack',
+  'rooms',
+  'own',
+  'ep',
+  'held',
+  'ct',
+  'rc',
+];
 
 /** The record as hash field/value pairs; `data` as MessagePack (plain data only). */
 export function encodeRecord(record: SessionRecord): (string | Buffer)[] {
@@ -34,12 +47,19 @@ export function encodeRecord(record: SessionRecord): (string | Buffer)[] {
     record.held ? '1' : '0',
     'ct',
     String(record.createdAt),
+    'rc',
+    cursorsJson(record.roomCursors),
   ];
+}
+
+/** Room cursors as a JSON object (never `[]`: Lua's cjson reads both as an empty table). */
+export function cursorsJson(cursors: Record<string, string>): string {
+  return JSON.stringify(cursors);
 }
 
 /** The record from HMGET of {@link FIELDS}; null when the hash does not exist. */
 export function decodeRecord(id: string, values: (Buffer | null)[]): SessionRecord | null {
-  const [d, th, pth, inSeq, out, ack, rooms, own, ep, held, ct] = values;
+  const [d, th, pth, inSeq, out, ack, rooms, own, ep, held, ct, rc] = values;
   if (!d || !ep) return null;
   const text = (value: Buffer | null | undefined) => value?.toString('utf8') ?? '';
   return {
@@ -55,7 +75,16 @@ export function decodeRecord(id: string, values: (Buffer | null)[]): SessionReco
     epoch: Number(text(ep)),
     held: text(held) === '1',
     createdAt: Number(text(ct)),
+    roomCursors: parseCursors(text(rc)),
   };
+}
+
+function parseCursors(json: string): Record<string, string> {
+  // Lua's cjson writes an empty table as `{}`; anything but an object is no cursors.
+  const value: unknown = JSON.parse(json || '{}');
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, string>)
+    : {};
 }
 
 function decodeData(bytes: Buffer): unknown {

@@ -13,6 +13,11 @@ import { startCluster, type TestCluster, type TestNode } from './test-nodes.js';
 
 let cluster: TestCluster | undefined;
 const clients: ProbeClient[] = [];
+async function start(...args: Parameters<typeof startCluster>): Promise<TestCluster> {
+  cluster = await startCluster(...args);
+  return cluster;
+}
+
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
   await cluster?.close();
@@ -67,7 +72,7 @@ async function rawHello(port: number, resume: WelcomeFrame, token = resume.token
 
 describe('RedisSessionStore: sessions shared by several nodes', () => {
   it('a client resumes on another node with every message exactly once, both ways', async () => {
-    const c = (cluster = await startCluster(2));
+    const c = await start(2);
     const [a, b] = c.nodes as [TestNode, TestNode];
     c.live.delete(b.port);
     const { client, received, lost } = echoClient(c);
@@ -89,7 +94,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
   });
 
   it('deploy: server.close() hands sessions over under traffic, nothing lost or repeated', async () => {
-    const c = (cluster = await startCluster(2));
+    const c = await start(2);
     const [a, b] = c.nodes as [TestNode, TestNode];
     c.live.delete(b.port);
     const users = Array.from({ length: 5 }, () => echoClient(c));
@@ -118,7 +123,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
   });
 
   it('two resumes of one session on two nodes at once: exactly one ends up serving it', async () => {
-    const c = (cluster = await startCluster(3));
+    const c = await start(3);
     const [a, b, d] = c.nodes as [TestNode, TestNode, TestNode];
     const first = await RawClient.connect(`ws://127.0.0.1:${d.port}/`);
     first.sendFrame({ type: FrameType.HELLO, version: PROTOCOL_VERSION, auth: null, resume: null });
@@ -142,7 +147,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
   });
 
   it('a node whose session was taken over is fenced: it cannot send for it any more', async () => {
-    const c = (cluster = await startCluster(2));
+    const c = await start(2);
     const [a, b] = c.nodes as [TestNode, TestNode];
     const raw = await RawClient.connect(`ws://127.0.0.1:${a.port}/`);
     raw.sendFrame({ type: FrameType.HELLO, version: PROTOCOL_VERSION, auth: null, resume: null });
@@ -169,7 +174,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
   });
 
   it('keys of ended and expired sessions disappear: the key count returns to its baseline', async () => {
-    const c = (cluster = await startCluster(1, { sessionTtlMs: 400 }, { endedTtlMs: 300 }));
+    const c = await start(1, { sessionTtlMs: 400 }, { endedTtlMs: 300 });
     const baseline = await c.redis.dbsize();
     const users = Array.from({ length: 10 }, () => echoClient(c));
     await waitFor(() => users.every((u) => u.client.state === 'open'));
@@ -186,7 +191,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
 
 describe('RedisSessionStore: Redis faults', () => {
   it('Redis restarted (appendfsync always): sessions resume and nothing is lost', async () => {
-    const c = (cluster = await startCluster(1));
+    const c = await start(1);
     const { client, received, lost } = echoClient(c);
     for (let i = 1; i <= 20; i++) client.send(i);
     await waitFor(() => received.length === 20);
@@ -201,7 +206,7 @@ describe('RedisSessionStore: Redis faults', () => {
   });
 
   it('Redis unreachable: new sessions are refused with 1013 at once, and nothing crashes', async () => {
-    const c = (cluster = await startCluster(1));
+    const c = await start(1);
     const errors: number[] = [];
     c.nodes[0]!.server.on('connection-error', (info) => errors.push(info.closeCode));
     await c.redis.kill('SIGKILL');

@@ -1,15 +1,20 @@
 import {
+  compareEntryIds,
   type EndedSession,
   type LoadedSession,
+  type RoomListener,
+  type RoomRead,
   type SessionChanges,
   type SessionRecord,
   type SessionStore,
   StoreError,
   type StoreNode,
 } from '@probe/server';
-import { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
+import { duplicate } from './connections.js';
 import { Keys } from './keys.js';
-import { decodeRecord, encodeRecord, FIELDS } from './record-codec.js';
+import { cursorsJson, decodeRecord, encodeRecord, FIELDS } from './record-codec.js';
+import { RoomReader } from './room-reader.js';
 import { APPEND, CLAIM, END, SYNC } from './scripts.js';
 
 export interface RedisSessionStoreOptions {
@@ -44,6 +49,12 @@ export interface RedisSessionStoreOptions {
    * @default 1000
    */
   heartbeatMs?: number;
+  /**
+   * Entries kept per room stream (approximately: Redis trims in whole nodes). A member whose
+   * session was away longer than it took to publish this many is ended with 4020.
+   * @default 10000
+   */
+  roomMaxLength?: number;
 }
 
 type Commands = {
@@ -54,7 +65,9 @@ type Commands = {
 };
 type Client = (Redis | Cluster) & Commands;
 
-type Message = { op: 'release'; id: string; from: string; rid: number } | { op: 'released'; rid: number };
+type Message =
+  | { op: 'release'; id: string; from: string; rid: number }
+  | { op: 'released'; rid: number };
 
 /**
  * A {@link SessionStore} on Redis, so several Probe server nodes share sessions: a client
@@ -72,6 +85,10 @@ export class RedisSessionStore implements SessionStore {
   readonly #timeoutMs: number;
   readonly #endedTtlMs: number;
   readonly #heartbeatMs: number;
+  readonly #roomMaxLength: number;
+  #reader: RoomReader | null = null;
+  #rooms: RoomListener | null = null;
+  readonly #volatileRooms = new Set<string>();
   #ttlMs = 120_000;
   #node: StoreNode | null = null;
   #subscriber: Redis | Cluster | null = null;
@@ -102,6 +119,7 @@ export class RedisSessionStore implements SessionStore {
     this.#timeoutMs = options.operationTimeoutMs ?? 2000;
     this.#endedTtlMs = options.endedTtlMs ?? 600_000;
     this.#heartbeatMs = options.heartbeatMs ?? 1000;
+    this.#roomMaxLength = options.roomMaxLength ?? 10_000;
   }
 
   async open(node: StoreNode, options: { sessionTtlMs: number }): Promise<void> {
@@ -109,10 +127,16 @@ export class RedisSessionStore implements SessionStore {
     // Keys outlive a dead owner by the session TTL plus one refresh period.
     this.#ttlMs = Math.ceil(options.sessionTtlMs * 1.5) + this.#heartbeatMs * 3;
     await this.#ready(this.#client);
-    const subscriber = this.#client.duplicate();
-    subscriber.on('error', () => {});
+    const subscriber = duplicate(this.#client);
     this.#subscriber = subscriber;
-    subscriber.on('message', (_channel: string, text: string) => this.#onMessage(text));
+    const nodeChannel = this.#keys.channel(node.id);
+    subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (channel.toString() === nodeChannel) this.#onMessage(message.toString());
+      else this.#onVolatile(channel.toString(), message);
+    });
+    this.#reader = new RoomReader(this.#client, this.#keys, (room, entries) =>
+      this.#rooms?.entries(room, entries),
+    );
     await this.#ready(subscriber);
     await this.#op(() => subscriber.subscribe(this.#keys.channel(node.id)));
     await this.#beat();
@@ -130,6 +154,8 @@ export class RedisSessionStore implements SessionStore {
     if (node) await this.#op(() => this.#client.del(this.#keys.node(node.id))).catch(() => {});
     this.#subscriber?.disconnect();
     this.#subscriber = null;
+    this.#reader?.stop();
+    this.#reader = null;
   }
 
   /** Stops serving and closes the connections this store opened. */
@@ -191,7 +217,9 @@ export class RedisSessionStore implements SessionStore {
       });
     });
     const request: Message = { op: 'release', id: record.id, from: node.id, rid };
-    await this.#op(() => this.#client.publish(this.#keys.channel(record.owner), JSON.stringify(request)));
+    await this.#op(() =>
+      this.#client.publish(this.#keys.channel(record.owner), JSON.stringify(request)),
+    );
     await released;
   }
 
@@ -218,18 +246,109 @@ export class RedisSessionStore implements SessionStore {
     return epoch;
   }
 
-  async append(id: string, epoch: number, seq: number, frame: Uint8Array): Promise<void> {
+  async append(
+    id: string,
+    epoch: number,
+    seq: number,
+    frame: Uint8Array,
+    cursor?: { room: string; entryId: string },
+  ): Promise<void> {
     const keys = this.#keys;
+    const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    const args = [String(epoch), String(seq), bytes, String(this.#ttlMs)];
+    if (cursor) args.push(cursor.room, cursor.entryId);
     await this.#fenced(id, () =>
-      this.#client.probeAppend(
-        keys.session(id),
-        keys.frames(id),
-        String(epoch),
-        String(seq),
-        Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
-        String(this.#ttlMs),
-      ),
+      this.#client.probeAppend(keys.session(id), keys.frames(id), ...args),
     );
+  }
+
+  async publish(room: string, payload: Uint8Array, except: string | null): Promise<string> {
+    const key = this.#keys.room(room);
+    const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    const id = await this.#op(() =>
+      this.#client.xadd(key, 'MAXLEN', '~', this.#roomMaxLength, '*', 'p', data, 'x', except ?? ''),
+    );
+    // An idle room's stream goes away by itself; every member's session expires before it.
+    void this.#op(() => this.#client.pexpire(key, this.#ttlMs * 2)).catch(() => {});
+    return String(id);
+  }
+
+  async publishVolatile(room: string, payload: Uint8Array, except: string | null): Promise<void> {
+    const header = Buffer.from(`${except ?? ''}\n`);
+    const message = Buffer.concat([header, payload]);
+    await this.#op(() => this.#client.publish(this.#keys.volatile(room), message));
+  }
+
+  async roomHead(room: string): Promise<string> {
+    const newest = await this.#op(() =>
+      this.#client.xrevrange(this.#keys.room(room), '+', '-', 'COUNT', 1),
+    );
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  async readRoom(room: string, afterId: string, count: number): Promise<RoomRead> {
+    const key = this.#keys.room(room);
+    const [raw, first] = await this.#op(() =>
+      Promise.all([
+        this.#client.xrangeBuffer(key, `(${afterId}`, '+', 'COUNT', count),
+        this.#trimmedBefore(key),
+      ]),
+    );
+    const entries = RoomReader.parse(raw as unknown[]);
+    const trimmed = first !== null && compareEntryIds(afterId, first) < 0;
+    return { entries, trimmed };
+  }
+
+  listen(listener: RoomListener): void {
+    this.#rooms = listener;
+  }
+
+  watch(room: string, afterId: string): void {
+    this.#reader?.watch(room, afterId);
+    if (this.#volatileRooms.has(room)) return;
+    this.#volatileRooms.add(room);
+    void this.#op(() => this.#subscriber!.subscribe(this.#keys.volatile(room))).catch(() => {});
+  }
+
+  unwatch(room: string): void {
+    this.#reader?.unwatch(room);
+    if (!this.#volatileRooms.delete(room)) return;
+    void this.#op(() => this.#subscriber!.unsubscribe(this.#keys.volatile(room))).catch(() => {});
+  }
+
+  /**
+   * The id of the oldest entry a stream still has, when older ones were trimmed (else null).
+   * Entries after a cursor below it may be gone; exactly at the boundary it cannot be told, so
+   * that counts as trimmed too: a member is ended rather than silently missing a message.
+   */
+  async #trimmedBefore(key: string): Promise<string | null> {
+    let info: unknown;
+    try {
+      info = await this.#client.call('XINFO', 'STREAM', key);
+    } catch {
+      return null; // no such stream: nothing was published, or it expired idle
+    }
+    const field = (name: string): unknown => {
+      // RESP2 gives a flat array of names and values, RESP3 a map.
+      if (Array.isArray(info)) {
+        const at = info.findIndex((item) => String(item) === name);
+        return at === -1 ? undefined : info[at + 1];
+      }
+      if (info instanceof Map) return info.get(name);
+      return (info as Record<string, unknown>)[name];
+    };
+    const added = Number(field('entries-added'));
+    const length = Number(field('length'));
+    if (!(added > length)) return null;
+    return String(field('recorded-first-entry-id'));
+  }
+
+  #onVolatile(channel: string, message: Buffer): void {
+    const room = channel.slice(this.#keys.volatile('').length);
+    const newline = message.indexOf(10);
+    if (newline === -1) return;
+    const except = message.subarray(0, newline).toString() || null;
+    this.#rooms?.volatile(room, new Uint8Array(message.subarray(newline + 1)), except);
   }
 
   async sync(id: string, epoch: number, changes: SessionChanges): Promise<void> {
@@ -239,10 +358,17 @@ export class RedisSessionStore implements SessionStore {
     if (changes.tokenHash !== undefined) args.push('th', changes.tokenHash ?? '');
     if (changes.pendingTokenHash !== undefined) args.push('pth', changes.pendingTokenHash ?? '');
     if (changes.rooms !== undefined) args.push('rooms', JSON.stringify(changes.rooms));
+    if (changes.roomCursors !== undefined) args.push('rc', cursorsJson(changes.roomCursors));
     if (changes.held !== undefined) args.push('held', changes.held ? '1' : '0');
     const keys = this.#keys;
     await this.#fenced(id, () =>
-      this.#client.probeSync(keys.session(id), keys.frames(id), String(epoch), String(this.#ttlMs), ...args),
+      this.#client.probeSync(
+        keys.session(id),
+        keys.frames(id),
+        String(epoch),
+        String(this.#ttlMs),
+        ...args,
+      ),
     );
   }
 
@@ -276,7 +402,10 @@ export class RedisSessionStore implements SessionStore {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StoreError('unavailable', `Redis did not answer within ${this.#timeoutMs} ms`)),
+        () =>
+          reject(
+            new StoreError('unavailable', `Redis did not answer within ${this.#timeoutMs} ms`),
+          ),
         this.#timeoutMs,
       );
     });
@@ -308,7 +437,9 @@ export class RedisSessionStore implements SessionStore {
   async #beat(): Promise<void> {
     const node = this.#node;
     if (!node) return;
-    await this.#op(() => this.#client.set(this.#keys.node(node.id), '1', 'PX', this.#heartbeatMs * 3));
+    await this.#op(() =>
+      this.#client.set(this.#keys.node(node.id), '1', 'PX', this.#heartbeatMs * 3),
+    );
   }
 
   async #refresh(): Promise<void> {
@@ -340,7 +471,11 @@ export class RedisSessionStore implements SessionStore {
     void node
       .release(message.id)
       .catch(() => {})
-      .then(() => this.#op(() => this.#client.publish(this.#keys.channel(message.from), JSON.stringify(reply))))
+      .then(() =>
+        this.#op(() =>
+          this.#client.publish(this.#keys.channel(message.from), JSON.stringify(reply)),
+        ),
+      )
       .catch(() => {});
   }
 }

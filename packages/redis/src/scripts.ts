@@ -19,10 +19,18 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return epoch`;
 
-/** ARGV: epoch, seq, frame, ttl ms. Appends server→client frame `seq`. */
+/**
+ * ARGV: epoch, seq, frame, ttl ms[, room, entry id]. Appends server→client frame `seq`; with a
+ * room entry, moves the session's cursor of that room to it in the same step.
+ */
 export const APPEND = `${FENCE}
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'out', ARGV[2])
+if ARGV[5] then
+  local cursors = cjson.decode(redis.call('HGET', KEYS[1], 'rc') or '{}')
+  cursors[ARGV[5]] = ARGV[6]
+  redis.call('HSET', KEYS[1], 'rc', cjson.encode(cursors))
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1`;
 

@@ -46,7 +46,11 @@ export interface ConnectionPeer {
    * This connection stopped carrying the session. When it is being refused with `closeCode`,
    * returns the code to close with instead (a gap is retryable until a peer causes too many).
    */
-  disconnected(connection: Connection, reason: SuspendReason, closeCode?: number): number | void;
+  disconnected(
+    connection: Connection,
+    reason: SuspendReason,
+    closeCode?: number,
+  ): number | undefined;
 }
 
 /** What a connection needs from the server that accepted it. */

@@ -173,7 +173,12 @@ describe('hostile input gets a clear close code and a log entry; other sessions 
     first.raw.sendFrame({ type: FrameType.MESSAGE, seq: 3, data: 'gap' });
     expect((await first.raw.waitForClose()).code).toBe(CloseCode.RESYNC);
     expect(session.state).toBe('suspended');
-    let resume = { sessionId: first.welcome.sessionId, token: first.welcome.token, lastSeq: 0, sentSeq: 0 };
+    let resume = {
+      sessionId: first.welcome.sessionId,
+      token: first.welcome.token,
+      lastSeq: 0,
+      sentSeq: 0,
+    };
     for (let i = 0; i < 9; i++) {
       const again = await rawSession(url, resume);
       resume = { ...resume, token: again.welcome.token };

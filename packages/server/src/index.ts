@@ -18,8 +18,12 @@ export type { SchedulerStats } from './scheduler.js';
 export { ProbeServer, type ServerEvents, type ServerRooms, type ServerStats } from './server.js';
 export { Session, type SessionEvents, type SessionInit, type SessionState } from './session.js';
 export {
+  compareEntryIds,
   type EndedSession,
   type LoadedSession,
+  type RoomEntry,
+  type RoomListener,
+  type RoomRead,
   type SessionChanges,
   type SessionRecord,
   type SessionStore,

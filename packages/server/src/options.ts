@@ -171,7 +171,10 @@ export type ResolvedServerOptions<Data> = Required<
     | 'keepHeaders'
   >
 > &
-  Pick<ProbeServerOptions<Data>, 'authenticate' | 'authorizeResume' | 'server' | 'path' | 'noServer'>;
+  Pick<
+    ProbeServerOptions<Data>,
+    'authenticate' | 'authorizeResume' | 'server' | 'path' | 'noServer'
+  >;
 
 /** Server-only defaults, beside the shared ones in `DEFAULTS`. */
 const SERVER_DEFAULTS = {

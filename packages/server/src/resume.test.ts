@@ -117,7 +117,11 @@ describe('resume over the wire', () => {
     const second = await rawSession(s.url);
     second.raw.sendFrame({ type: FrameType.ACK, seq: 0 });
     await waitFor(() => s.sessions[1]?.state === 'open');
-    const secondOriginal = { ...original, sessionId: second.welcome.sessionId, token: second.welcome.token };
+    const secondOriginal = {
+      ...original,
+      sessionId: second.welcome.sessionId,
+      token: second.welcome.token,
+    };
     const lostAgain = await rawSession(s.url, secondOriginal);
     lostAgain.raw.terminate();
     const viaLost = await rawSession(s.url, { ...secondOriginal, token: lostAgain.welcome.token });

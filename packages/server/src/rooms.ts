@@ -63,13 +63,22 @@ export class Rooms {
   }
 
   /** Sends to every session except `except`; returns how many sessions it was sent to. */
-  broadcast(sessions: Iterable<SessionCore>, data: unknown, except?: SessionCore): number {
+  broadcast(
+    sessions: Iterable<SessionCore>,
+    data: unknown,
+    except: SessionCore | undefined,
+    volatile: boolean,
+  ): number {
     const payload = encodePayload(data);
     let count = 0;
     for (const core of sessions) {
       if (core === except || core.state === 'closed') continue;
-      core.sendPayload(payload);
-      count++;
+      if (volatile) {
+        if (core.sendVolatile(payload)) count++;
+      } else {
+        core.sendPayload(payload);
+        count++;
+      }
     }
     return count;
   }

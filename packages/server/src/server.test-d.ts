@@ -103,7 +103,7 @@ describe('sessions', () => {
       session.on('message', (_data, meta) => expectTypeOf(meta).toEqualTypeOf<MessageInfo>());
       expectTypeOf(session.durable()).toEqualTypeOf<Promise<void>>();
       // @ts-expect-error the mark is a boolean
-      session.on('message', (_data, meta: { redelivered: string }) => {});
+      session.on('message', (_data, meta: { redelivered: string }) => meta);
     });
   });
 });

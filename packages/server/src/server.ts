@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CloseCode, type HelloFrame, ProbeError } from '@probe/protocol';
+import { CloseCode, encodePayload, type HelloFrame, ProbeError } from '@probe/protocol';
 import { EventEmitter } from 'eventemitter3';
 import { AckBatcher } from './ack-batcher.js';
 import { AddressCounts, originAllowed } from './admission.js';
@@ -212,16 +212,35 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   }
 
   /**
-   * Sends `data` to every session this node serves (or every member of `room`), encoding it
-   * once.
-   * @returns how many sessions it was sent to.
+   * Sends `data` to every member of `room` (or, without `room`, to every session this node
+   * serves), encoding it once. Each member gets it in its own sequence: exactly once and in
+   * order, across reconnects, and with a shared store across nodes (every member on every
+   * node, in one room order). With `volatile: true` it is sent only to members connected now,
+   * is never stored or replayed and may be lost: at most once (typing indicators, presence).
+   * @returns how many members this node serves that it goes to (with a shared store, members
+   * on other nodes get it too).
    */
-  broadcast(data: Out, options: { room?: string; except?: Session<Data, In, Out> } = {}): number {
+  broadcast(
+    data: Out,
+    options: { room?: string; except?: Session<Data, In, Out>; volatile?: boolean } = {},
+  ): number {
     const registry = this.#registry;
-    const targets =
-      options.room === undefined ? registry.local.values() : registry.rooms.members(options.room);
+    const { room, volatile = false } = options;
     const except = options.except && coreOf(options.except);
-    return registry.rooms.broadcast(targets, data, except);
+    const store = this.#store;
+    if (store !== null && room !== undefined) {
+      const payload = encodePayload(data);
+      const exceptId = except?.id ?? null;
+      const publish = volatile
+        ? store.publishVolatile(room, payload, exceptId)
+        : store.publish(room, payload, exceptId);
+      publish.catch(this.#report);
+      let count = 0;
+      for (const core of registry.rooms.members(room)) if (core !== except) count++;
+      return count;
+    }
+    const targets = room === undefined ? registry.local.values() : registry.rooms.members(room);
+    return registry.rooms.broadcast(targets, data, except, volatile);
   }
 
   /**
@@ -377,4 +396,3 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
     };
   }
 }
-

@@ -13,7 +13,7 @@ import type { Connection, ConnectionPeer } from './connection.js';
 import type { CloseReason, ResumeInfo, SuspendReason } from './events.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { Timed, TimerWheel } from './scheduler.js';
-import { type SessionRecord, type SessionStore, StoreError } from './store.js';
+import { type RoomEntry, type SessionRecord, type SessionStore, StoreError } from './store.js';
 
 /** What a session core needs from the node that serves it. */
 export interface CoreHost {
@@ -86,8 +86,7 @@ export class SessionCore implements ConnectionPeer, Timed {
   /** Shared store: the client confirmed its new token; the next sync stores it. */
   private tokenConfirmed = false;
   private syncAgain = false;
-  private durableWaiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] =
-    [];
+  private durableWaiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(
     readonly record: SessionRecord,
@@ -124,7 +123,30 @@ export class SessionCore implements ConnectionPeer, Timed {
     return this.enqueue(encodeMessageWithPayload(this.delivery.nextSeq, payload));
   }
 
-  private enqueue(frame: Uint8Array): boolean {
+  /** A volatile message: to the open connection only, unnumbered, never stored or replayed. */
+  sendVolatile(payload: EncodedPayload): boolean {
+    if (this.state !== 'open' || this.connection === null) return false;
+    this.connection.send(encodeMessageWithPayload(0, payload));
+    return true;
+  }
+
+  /**
+   * Shared store: numbers room entry `entry` into this session's own sequence, moving the
+   * session's cursor of `room` to it in the same store step.
+   */
+  deliverRoom(room: string, entry: RoomEntry): void {
+    if (this.state === 'closed') return;
+    this.record.roomCursors[room] = entry.id;
+    // The cursor passes an excepted entry too; it is stored with the next one delivered.
+    if (entry.except === this.id) return;
+    const payload = entry.payload as EncodedPayload;
+    this.enqueue(encodeMessageWithPayload(this.delivery.nextSeq, payload), {
+      room,
+      entryId: entry.id,
+    });
+  }
+
+  private enqueue(frame: Uint8Array, cursor?: { room: string; entryId: string }): boolean {
     const { delivery } = this;
     const seq = delivery.nextSeq;
     const belowHighWater = delivery.push(frame);
@@ -144,7 +166,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     const store = this.host.store;
     if (store === null) this.connection?.send(frame);
     else {
-      store.append(this.id, this.record.epoch, seq, frame).then(
+      store.append(this.id, this.record.epoch, seq, frame, cursor).then(
         () => this.stored(seq, frame),
         (error: unknown) => this.storeFailed(error),
       );
@@ -173,6 +195,11 @@ export class SessionCore implements ConnectionPeer, Timed {
   }
 
   receive(seq: number, data: unknown): void {
+    if (seq === 0) {
+      // Volatile: delivered as it comes, outside the sequence, never acknowledged.
+      this.events.message(data, 0, false);
+      return;
+    }
     if (!this.delivery.receive(seq)) return;
     if (this.delivery.inbound.ackDue) this.flushAck();
     else this.host.acks.add(this);
@@ -271,8 +298,12 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.flushAck();
   }
 
-  disconnected(connection: Connection, reason: SuspendReason, closeCode?: number): number | void {
-    if (connection !== this.connection) return;
+  disconnected(
+    connection: Connection,
+    reason: SuspendReason,
+    closeCode?: number,
+  ): number | undefined {
+    if (connection !== this.connection) return undefined;
     this.connection = null;
     const resync = closeCode === CloseCode.RESYNC;
     // A gap is healed by a resume, but a peer that keeps causing them is cut off.

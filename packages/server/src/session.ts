@@ -23,7 +23,7 @@ export interface SessionEvents<In> {
 
 /** What the façade asks of the server for rooms. */
 export interface RoomHost {
-  join(core: SessionCore, room: string): void;
+  join(core: SessionCore, room: string): Promise<void>;
   leave(core: SessionCore, room: string): void;
 }
 
@@ -129,10 +129,14 @@ export class Session<Data = unknown, In = unknown, Out = unknown> extends EventE
     return this.#core.durable();
   }
 
-  /** Joins `room` for `server.broadcast(data, { room })`. */
-  join(room: string): void {
+  /**
+   * Joins `room` for `server.broadcast(data, { room })`. Membership is part of the session:
+   * with a shared store it moves with the session to any node. Resolves once the membership
+   * is in effect (at once without a shared store); messages broadcast after that reach it.
+   */
+  join(room: string): Promise<void> {
     this.#assertOpen();
-    this.#rooms.join(this.#core, room);
+    return this.#rooms.join(this.#core, room);
   }
 
   leave(room: string): void {

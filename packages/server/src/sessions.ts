@@ -11,20 +11,16 @@ import {
 } from '@probe/protocol';
 import type { AckBatcher } from './ack-batcher.js';
 import type { Connection } from './connection.js';
+import { EndedSessions } from './ended-sessions.js';
 import type { CloseReason, SessionInfo } from './events.js';
 import { emitGuarded } from './guard.js';
 import type { ResolvedServerOptions } from './options.js';
+import { RoomFeed } from './room-feed.js';
 import { Rooms } from './rooms.js';
 import type { TimerWheel } from './scheduler.js';
 import { createSession, type Session } from './session.js';
 import { CLOSE_CODES, type CoreHost, SessionCore } from './session-core.js';
-import { EndedSessions } from './ended-sessions.js';
-import {
-  type LoadedSession,
-  type SessionRecord,
-  type SessionStore,
-  StoreError,
-} from './store.js';
+import { type LoadedSession, type SessionRecord, type SessionStore, StoreError } from './store.js';
 import { hashToken, randomToken, tokenMatches } from './tokens.js';
 
 /** What the registry needs from the server. */
@@ -54,8 +50,30 @@ export class SessionRegistry implements CoreHost {
   readonly rooms = new Rooms();
   private readonly facades = new WeakMap<SessionCore, Session>();
   private readonly ended = new EndedSessions();
+  /** Shared store: room messages across nodes. */
+  readonly feed: RoomFeed | null;
 
-  constructor(private readonly host: RegistryHost) {}
+  constructor(private readonly host: RegistryHost) {
+    this.feed =
+      host.store &&
+      new RoomFeed(
+        host.store,
+        this.rooms,
+        (error) => this.reportError(error),
+        (core, room) => {
+          if (core.connection) {
+            const message = `fell too far behind room '${room}' (its oldest messages were trimmed)`;
+            this.connectionError(
+              core.connection,
+              'buffer-overflow',
+              CloseCode.BUFFER_OVERFLOW,
+              message,
+            );
+          }
+          core.end('buffer-overflow');
+        },
+      );
+  }
 
   get options() {
     return this.host.options;
@@ -87,7 +105,7 @@ export class SessionRegistry implements CoreHost {
 
   left(core: SessionCore, reason: CloseReason): void {
     if (this.local.get(core.id) === core) this.local.delete(core.id);
-    this.rooms.forget(core);
+    this.forgetRooms(core);
     if (this.store === null) this.ended.add(core.id, CLOSE_CODES[reason]);
     this.facades.get(core)?.removeAllListeners();
   }
@@ -111,6 +129,7 @@ export class SessionRegistry implements CoreHost {
       outSeq: 0,
       ackedSeq: 0,
       rooms: [],
+      roomCursors: {},
       owner: this.host.nodeId,
       epoch: 1,
       held: true,
@@ -158,7 +177,7 @@ export class SessionRegistry implements CoreHost {
       // A local copy whose epoch the store moved past is stale: this node was fenced.
       if (local && (local.record.epoch !== record.epoch || record.owner !== this.host.nodeId)) {
         this.local.delete(id);
-        this.rooms.forget(local);
+        this.forgetRooms(local);
         local = undefined;
       }
       if (!local && record.held && record.owner !== this.host.nodeId) {
@@ -195,7 +214,13 @@ export class SessionRegistry implements CoreHost {
       );
       if (epoch === false) return;
       if (epoch === null) {
-        refuse(this, connection, 'resume-refused', CloseCode.SESSION_TAKEN_OVER, 'session resumed elsewhere');
+        refuse(
+          this,
+          connection,
+          'resume-refused',
+          CloseCode.SESSION_TAKEN_OVER,
+          'session resumed elsewhere',
+        );
         if (!local) this.discard(core);
         return;
       }
@@ -209,7 +234,10 @@ export class SessionRegistry implements CoreHost {
       return;
     }
     core.attach(connection, replay);
-    if (!local) this.host.opened(this.facades.get(core)!, { moved: true });
+    if (!local) {
+      this.catchUpRooms(core);
+      this.host.opened(this.facades.get(core)!, { moved: true });
+    }
     const facade = this.facades.get(core)!;
     emitGuarded(facade, (e) => this.reportError(e), 'resume', {
       replayedToClient: replay.length,
@@ -219,7 +247,9 @@ export class SessionRegistry implements CoreHost {
 
   /** Another node takes a session over: let go of it here. */
   async release(id: string): Promise<void> {
-    await this.local.get(id)?.release(CloseCode.SESSION_TAKEN_OVER, 'session moved to another node');
+    await this.local
+      .get(id)
+      ?.release(CloseCode.SESSION_TAKEN_OVER, 'session moved to another node');
   }
 
   /** Runs a store step; a store failure refuses the connection (retryable) and yields false. */
@@ -228,17 +258,19 @@ export class SessionRegistry implements CoreHost {
       return await step();
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
-      this.host.connectionError(connection, 'store-unavailable', CloseCode.TRY_AGAIN_LATER, error.message);
+      this.host.connectionError(
+        connection,
+        'store-unavailable',
+        CloseCode.TRY_AGAIN_LATER,
+        error.message,
+      );
       connection.closeWith(CloseCode.TRY_AGAIN_LATER, 'session store unavailable');
       return false;
     }
   }
 
   /** Lifetime and `authorizeResume`: false (connection refused, session ended) when refused. */
-  private async allowed(
-    connection: Connection,
-    record: SessionRecord,
-  ): Promise<boolean> {
+  private async allowed(connection: Connection, record: SessionRecord): Promise<boolean> {
     const { maxSessionLifetimeMs, authorizeResume } = this.options;
     let reason: CloseReason | null = null;
     if (Date.now() - record.createdAt > maxSessionLifetimeMs) reason = 'expired';
@@ -247,7 +279,12 @@ export class SessionRegistry implements CoreHost {
         const upgrade = connection.request as IncomingMessage;
         if ((await authorizeResume(record.data, upgrade)) === false) reason = 'revoked';
       } catch (error) {
-        this.host.connectionError(connection, 'unauthorized', CloseCode.UNAUTHORIZED, String(error));
+        this.host.connectionError(
+          connection,
+          'unauthorized',
+          CloseCode.UNAUTHORIZED,
+          String(error),
+        );
         reason = 'revoked';
       }
     }
@@ -261,14 +298,37 @@ export class SessionRegistry implements CoreHost {
   }
 
   /** Builds the local core of a session loaded from the store. */
-  private restore(loaded: LoadedSession, request: ResumeRequest, connection: Connection): SessionCore {
+  private restore(
+    loaded: LoadedSession,
+    request: ResumeRequest,
+    connection: Connection,
+  ): SessionCore {
     const core = this.adopt(loaded.record, connection);
     core.restore(loaded.frames);
     // The previous owner did not let go: it may have delivered client messages it never
     // stored. Those the client now replays (up to what it had sent) are marked.
     if (loaded.record.held) core.redeliverUpTo = request.sentSeq;
-    this.rooms.index(core);
     return core;
+  }
+
+  /** Shared store: room messages published while the session was elsewhere reach it now. */
+  private catchUpRooms(core: SessionCore): void {
+    // Indexed only now that this node owns the session: a room entry numbered earlier would
+    // be written under the previous epoch and refused.
+    this.rooms.index(core);
+    const feed = this.feed;
+    if (!feed) return;
+    for (const room of core.record.rooms) {
+      void feed.watch(room).then(
+        () => feed.advance(core, room),
+        (error) => this.reportError(error),
+      );
+    }
+  }
+
+  private forgetRooms(core: SessionCore): void {
+    this.rooms.forget(core);
+    for (const room of core.record.rooms) this.feed?.unwatchIfEmpty(room);
   }
 
   private adopt(record: SessionRecord, connection: Connection): SessionCore {
@@ -296,7 +356,7 @@ export class SessionRegistry implements CoreHost {
   /** Drops a core built for a resume that did not happen. */
   private discard(core: SessionCore): void {
     if (this.local.get(core.id) === core) this.local.delete(core.id);
-    this.rooms.forget(core);
+    this.forgetRooms(core);
   }
 
   private refuseUnknown(connection: Connection, id: string, endedWith: number | undefined): void {
@@ -309,7 +369,11 @@ export class SessionRegistry implements CoreHost {
     } else if (endedWith !== undefined) {
       code = CloseCode.SESSION_ENDED;
       message = `session ended (${closeCodeName(endedWith).toLowerCase().replaceAll('_', '-')})`;
-    } else if (this.store === null && MEMORY_ID.test(id) && !id.startsWith(`${this.host.nodeId}.`)) {
+    } else if (
+      this.store === null &&
+      MEMORY_ID.test(id) &&
+      !id.startsWith(`${this.host.nodeId}.`)
+    ) {
       code = CloseCode.SERVER_RESTARTED;
       message = 'session belongs to a server instance that is gone';
     }
@@ -317,7 +381,12 @@ export class SessionRegistry implements CoreHost {
   }
 
   /** Sends the welcome; false when the connection went away meanwhile. */
-  private welcome(connection: Connection, core: SessionCore, token: string, resumed: boolean): boolean {
+  private welcome(
+    connection: Connection,
+    core: SessionCore,
+    token: string,
+    resumed: boolean,
+  ): boolean {
     if (this.host.closing || !connection.isWelcoming) return false;
     const { probeIntervalMs, probeTimeoutMs, maxPayloadBytes } = this.options;
     connection.send(
@@ -339,19 +408,47 @@ export class SessionRegistry implements CoreHost {
   }
 
   private readonly roomHost = {
-    join: (core: SessionCore, room: string) => {
-      if (this.rooms.join(room, core)) this.syncRooms(core);
-    },
+    join: (core: SessionCore, room: string) => this.join(core, room),
     leave: (core: SessionCore, room: string) => {
-      if (this.rooms.leave(room, core)) this.syncRooms(core);
+      if (!this.rooms.leave(room, core)) return;
+      delete core.record.roomCursors[room];
+      this.feed?.unwatchIfEmpty(room);
+      this.syncRooms(core);
     },
   };
+
+  /** Joins `room`; with a shared store the member receives what is published from now on. */
+  private async join(core: SessionCore, room: string): Promise<void> {
+    const { store, feed } = this;
+    if (store === null || feed === null) {
+      this.rooms.join(room, core);
+      return;
+    }
+    if (core.record.rooms.includes(room)) return;
+    try {
+      // The cursor is known before the member is indexed, so it never sees older entries.
+      const head = await store.roomHead(room);
+      if (core.state === 'closed' || core.record.rooms.includes(room)) return;
+      core.record.roomCursors[room] = head;
+      this.rooms.join(room, core);
+      await feed.watch(room);
+      await store.sync(core.id, core.record.epoch, {
+        rooms: [...core.record.rooms],
+        roomCursors: { ...core.record.roomCursors },
+      });
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
 
   private syncRooms(core: SessionCore): void {
     const store = this.store;
     if (store === null || core.state === 'closed') return;
     store
-      .sync(core.id, core.record.epoch, { rooms: [...core.record.rooms] })
+      .sync(core.id, core.record.epoch, {
+        rooms: [...core.record.rooms],
+        roomCursors: { ...core.record.roomCursors },
+      })
       .catch((error: unknown) => this.reportError(error));
   }
 }

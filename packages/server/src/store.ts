@@ -22,6 +22,12 @@ export interface SessionRecord {
   ackedSeq: number;
   /** Rooms the session has joined. */
   rooms: string[];
+  /**
+   * Shared store: per joined room, the id of the last room entry numbered into this session's
+   * own sequence. A node that takes the session over continues from there, so a member gets
+   * every room message once even when its node died while the message was published.
+   */
+  roomCursors: Record<string, string>;
   /** Node that serves the session. */
   owner: string;
   /** Incremented on every change of owner; writes carry it, so a stale owner is fenced. */
@@ -50,8 +56,35 @@ export interface EndedSession {
 
 /** Fields a node changes on a session it owns. */
 export type SessionChanges = Partial<
-  Pick<SessionRecord, 'inSeq' | 'ackedSeq' | 'tokenHash' | 'pendingTokenHash' | 'rooms' | 'held'>
+  Pick<
+    SessionRecord,
+    'inSeq' | 'ackedSeq' | 'tokenHash' | 'pendingTokenHash' | 'rooms' | 'roomCursors' | 'held'
+  >
 >;
+
+/** One message of a room's stream. */
+export interface RoomEntry {
+  /** Stream id: entries of one room are totally ordered by it. */
+  readonly id: string;
+  /** The message data, MessagePack-encoded once for every member. */
+  readonly payload: Uint8Array;
+  /** Id of a session that must not receive it, or null. */
+  readonly except: string | null;
+}
+
+/** What a node hears of the rooms it watches. */
+export interface RoomListener {
+  /** New entries of `room`, oldest first. */
+  entries(room: string, entries: readonly RoomEntry[]): void;
+  /** A volatile message: not stored, delivered at most once to members connected now. */
+  volatile(room: string, payload: Uint8Array, except: string | null): void;
+}
+
+/** Entries read from a room's stream; `trimmed` when some after `afterId` are gone. */
+export interface RoomRead {
+  entries: RoomEntry[];
+  trimmed: boolean;
+}
 
 /** The node a store serves: how another node's request to let go of a session reaches it. */
 export interface StoreNode {
@@ -107,10 +140,43 @@ export interface SessionStore {
     owner: string,
     tokens: { tokenHash: string | null; pendingTokenHash: string | null },
   ): Promise<number | null>;
-  /** Stores the server→client frame `seq` (fenced); the frame may go to the socket after. */
-  append(id: string, epoch: number, seq: number, frame: Uint8Array): Promise<void>;
+  /**
+   * Stores the server→client frame `seq` (fenced); the frame may go to the socket after. With
+   * `cursor`, the frame is room entry `cursor.entryId` and the session's cursor of that room
+   * moves to it in the same atomic step.
+   */
+  append(
+    id: string,
+    epoch: number,
+    seq: number,
+    frame: Uint8Array,
+    cursor?: { room: string; entryId: string },
+  ): Promise<void>;
   /** Stores changes of a session (fenced). */
   sync(id: string, epoch: number, changes: SessionChanges): Promise<void>;
   /** Deletes the session and remembers for a while that it ended with `closeCode` (fenced). */
   end(id: string, epoch: number, closeCode: number): Promise<void>;
+  /** Appends a message to `room`'s stream (bounded); resolves with its entry id. */
+  publish(room: string, payload: Uint8Array, except: string | null): Promise<string>;
+  /** Sends a volatile message to the nodes watching `room`; nothing is stored. */
+  publishVolatile(room: string, payload: Uint8Array, except: string | null): Promise<void>;
+  /** Id of the newest entry of `room` ('0-0' when it has none): where a new member starts. */
+  roomHead(room: string): Promise<string>;
+  /** Up to `count` entries of `room` after `afterId`, oldest first. */
+  readRoom(room: string, afterId: string, count: number): Promise<RoomRead>;
+  /** Where new entries and volatile messages of watched rooms are reported. */
+  listen(listener: RoomListener): void;
+  /**
+   * Starts reading `room` after entry `afterId` (this node serves a member of it), or stops
+   * (it no longer does).
+   */
+  watch(room: string, afterId: string): void;
+  unwatch(room: string): void;
+}
+
+/** Orders two stream ids (`<ms>-<seq>`). */
+export function compareEntryIds(a: string, b: string): number {
+  const [aMs = '0', aSeq = '0'] = a.split('-');
+  const [bMs = '0', bSeq = '0'] = b.split('-');
+  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
 }
