@@ -106,7 +106,13 @@ export class RedisSessionStore implements SessionStore {
     this.#ownsClient = options.client === undefined;
     const client =
       options.client ??
-      new Redis(options.url as string, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+      new Redis(options.url as string, {
+        // Fail at once while disconnected (the operation's deadline is the only wait), and
+        // reconnect quickly once Redis is back: clients are retrying their resumes meanwhile.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (attempt) => Math.min(50 * attempt, 500),
+      });
     client.defineCommand('probeClaim', { numberOfKeys: 2, lua: CLAIM });
     client.defineCommand('probeAppend', { numberOfKeys: 2, lua: APPEND });
     client.defineCommand('probeSync', { numberOfKeys: 2, lua: SYNC });

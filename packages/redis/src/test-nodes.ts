@@ -11,6 +11,8 @@ export interface TestNode {
   sessions: { session: Session; moved: boolean }[];
   /** Every client message delivered here: [session id, data, seq, redelivered]. */
   delivered: [string, unknown, number, boolean][];
+  /** What the server reported on 'error' (store failures during a Redis outage, say). */
+  errors: unknown[];
 }
 
 /** Real Redis, `count` nodes sharing it in this process, and a round-robin balancer. */
@@ -47,7 +49,8 @@ export async function startCluster(
     async startNode() {
       const store = new RedisSessionStore({ url: redis.url, heartbeatMs: 200, ...storeOptions });
       const server = new ProbeServer({ ...FAST_NODE, ...options, store });
-      const node: TestNode = { server, store, port: 0, sessions: [], delivered: [] };
+      const node: TestNode = { server, store, port: 0, sessions: [], delivered: [], errors: [] };
+      server.on('error', (error) => node.errors.push(error));
       server.on('session', (session, info) => {
         node.sessions.push({ session, moved: info.moved });
         session.on('message', (data, meta) =>
