@@ -2,6 +2,7 @@ import {
   CloseCode,
   clampReason,
   closeCodeName,
+  Delivery,
   decodeFromServer,
   decodeMessageData,
   encodeAck,
@@ -11,18 +12,15 @@ import {
   encodeProbeAnswer,
   endsSession,
   FrameType,
-  InboundSequence,
   isRetryableClose,
   PROTOCOL_VERSION,
   ProbeError,
   ProtocolError,
-  ReplayBuffer,
   type ServerFrame,
   type WelcomeFrame,
   type WireData,
 } from '@probe/protocol';
 import { EventEmitter } from 'eventemitter3';
-import { backoffDelay } from './backoff.js';
 import type { ClientEvents, ClientState, SessionLostReason } from './events.js';
 import {
   type ProbeClientOptions,
@@ -30,11 +28,11 @@ import {
   resolveClientOptions,
   type WebSocketLike,
 } from './options.js';
+import { RetryPolicy } from './retry.js';
+import { openSocket, releaseSocket, writeFrame } from './socket.js';
 import { Watchdog } from './watchdog.js';
 
 type Timer = ReturnType<typeof setTimeout> | undefined;
-/** What `ws` keeps in `_socket`: Node's net.Socket. */
-type NodeSocket = { writableCorked: number; cork(): void; uncork(): void };
 
 /**
  * Probe client for browsers and Node. Answers the server's probes by itself, notices a silent
@@ -55,8 +53,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
   sessionId: string | null = null;
   readonly url: string;
   readonly #options: ResolvedClientOptions;
-  readonly #outbound = new ReplayBuffer();
-  readonly #inbound = new InboundSequence();
+  readonly #delivery: Delivery;
+  readonly #retry: RetryPolicy;
   /** Before the welcome the connect deadline, after it the server-silence bound. */
   readonly #watchdog = new Watchdog((silentMs) =>
     this.#welcomed
@@ -75,13 +73,13 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
   /** A welcome arrived on the current socket (so it is set, and the session open). */
   #welcomed = false;
   #goodbye: { code: number; reason: string } | null = null;
-  #attempt = 0;
+  /** Stopped by `close()`, a final code or a limit (until `connect()`); not before first use. */
+  #ended = false;
   #generation = 0;
-  /** When the current connection was welcomed; 0 when there is none. */
-  #openedAt = 0;
   /** Highest sequence number written to a connection that was open at the time. */
   #writtenSeq = 0;
-  #aboveHighWater = false;
+  /** Largest frame the server accepts: from its welcome, the client's own limit before that. */
+  #maxSendBytes: number;
   /** Set while a retry waits out its backoff. */
   #retryTimer: Timer;
   /** Set while a received message waits for its acknowledgement. */
@@ -90,60 +88,108 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
   constructor(url: string, options: ProbeClientOptions = {}) {
     super();
     this.url = url;
-    this.#options = resolveClientOptions(options);
-    if (this.#options.autoConnect) this.connect();
+    const resolved = resolveClientOptions(options);
+    this.#options = resolved;
+    this.#maxSendBytes = resolved.maxPayloadBytes;
+    this.#retry = new RetryPolicy(resolved.reconnect, resolved.random);
+    this.#delivery = new Delivery({
+      maxMessages: resolved.maxQueueMessages,
+      maxBytes: resolved.maxQueueBytes,
+      highWaterMarkBytes: resolved.highWaterMarkBytes,
+    });
+    if (resolved.autoConnect) this.connect();
   }
 
-  /** Starts connecting (automatic unless `autoConnect: false`); a no-op unless `closed`. */
+  /**
+   * Connects: the first time (with `autoConnect: false`), after `suspend()` resuming the
+   * session, or after the client closed with a new session. A no-op while connected or
+   * connecting.
+   */
   connect(): void {
-    if (this.state !== 'closed') return;
-    this.#attempt = 0;
+    if (this.state !== 'closed' && this.state !== 'suspended') return;
+    this.#ended = false;
+    this.#retry.reset();
     listen('addEventListener', this.#onOnline, this.#onVisible);
-    this.#setState('connecting');
+    this.#setState(this.sessionId ? 'reconnecting' : 'connecting');
     void this.#open();
+  }
+
+  /**
+   * Drops the connection but keeps the session: the server holds it (and buffers what it
+   * sends) for its `sessionTtlMs`, and `connect()` resumes it. `send()` queues meanwhile. For
+   * an app going to the background, or a connection that should not stay open while idle.
+   */
+  suspend(): void {
+    if (this.state === 'closed' || this.state === 'suspended') return;
+    this.#stop();
+    this.#setState('suspended');
   }
 
   /**
    * Sends a message: delivered exactly once and in order, across reconnects. While offline it
    * is queued and sent when the session resumes.
    * @returns false when unacknowledged data passed `highWaterMarkBytes`: wait for `'drain'`.
-   * @throws {ProbeError} `queue-full` when the replay queue limit would be passed (nothing is
-   * queued), `client-closed` after the client closed.
+   * @throws {ProbeError} `too-large` when the message is larger than the server accepts,
+   * `queue-full` when the replay queue limit would be passed (nothing is queued in either
+   * case), `client-closed` after the client closed.
    */
   send(data: Out): boolean {
-    if (this.state === 'closed') throw new ProbeError('client-closed', 'the client is closed');
+    // A sleeping laptop notices the dead connection before queueing, not after.
     this.#watchdog.check();
-    const outbound = this.#outbound;
-    const frame = encodeMessage(outbound.nextSeq, data);
-    const { maxQueueMessages, maxQueueBytes, highWaterMarkBytes } = this.#options;
-    if (outbound.size >= maxQueueMessages || outbound.bytes + frame.length > maxQueueBytes) {
+    if (this.#ended) throw new ProbeError('client-closed', 'the client is closed');
+    const delivery = this.#delivery;
+    const frame = encodeMessage(delivery.nextSeq, data);
+    const { length } = frame;
+    if (length > this.#maxSendBytes) {
       throw new ProbeError(
-        'queue-full',
-        `send queue is full (${outbound.size} messages, ${outbound.bytes} bytes unacknowledged)`,
+        'too-large',
+        `message of ${length} bytes exceeds the server's limit of ${this.#maxSendBytes}`,
       );
     }
-    outbound.push(frame);
+    if (delivery.wouldOverflow(length)) {
+      const { size, bytes } = delivery.outbound;
+      throw new ProbeError(
+        'queue-full',
+        `send queue is full (${size} messages, ${bytes} bytes unacknowledged)`,
+      );
+    }
+    const belowHighWater = delivery.push(frame);
     if (this.#welcomed) {
       this.#write(frame);
-      this.#writtenSeq = outbound.lastSeq;
+      this.#writtenSeq = delivery.outbound.lastSeq;
     }
-    if (outbound.bytes > highWaterMarkBytes) this.#aboveHighWater = true;
-    return !this.#aboveHighWater;
+    return belowHighWater;
   }
 
   /** Unacknowledged messages and bytes (sent or queued). */
   get buffered(): { messages: number; bytes: number } {
-    return { messages: this.#outbound.size, bytes: this.#outbound.bytes };
+    const { size, bytes } = this.#delivery.outbound;
+    return { messages: size, bytes };
   }
 
   /**
-   * Ends the session on the server at once and stops reconnecting. Messages already written
-   * reach the server before the goodbye; messages still queued are reported in `'close'`.
+   * Ends the session on the server at once (when connected; otherwise it expires there) and
+   * stops reconnecting. Messages already written reach the server before the goodbye; `'close'`
+   * reports what was not acknowledged.
+   * @param code sent to the server and reported in `'close'`: 1000 or 3000–4999.
+   * @param reason at most 123 UTF-8 bytes.
+   * @throws {ProbeError} `invalid-argument` for another code or a longer reason.
    */
-  close(): void {
-    if (this.state === 'closed') return;
-    if (this.#welcomed) this.#write(encodeGoodbye(CloseCode.NORMAL, 'client closed'));
-    this.#finish(CloseCode.NORMAL, 'client closed');
+  close(code: number = CloseCode.NORMAL, reason = 'client closed'): void {
+    // What a WebSocket close frame allows; the reason also fits a GOODBYE.
+    if (
+      (code !== CloseCode.NORMAL && !(code >= 3000 && code < 5000)) ||
+      code % 1 ||
+      clampReason(reason) !== reason
+    ) {
+      throw new ProbeError(
+        'invalid-argument',
+        `close(${code}, reason): code 1000 or 3000–4999, reason ≤ 123 UTF-8 bytes`,
+      );
+    }
+    if (this.#ended) return;
+    if (this.#welcomed) this.#write(encodeGoodbye(code, reason));
+    this.#finish(code, reason);
   }
 
   async #open(): Promise<void> {
@@ -159,43 +205,32 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
       }
       return;
     }
-    if (generation !== this.#generation || this.state === 'closed') return;
-    let socket: WebSocketLike;
+    if (generation !== this.#generation) return;
+    this.#goodbye = null;
     try {
-      socket = new WebSocket(this.url);
+      this.#socket = openSocket(WebSocket, this.url, {
+        open: () => {
+          // Built now, so messages queued while connecting count in sentSeq.
+          const { sessionId, token } = this;
+          const { inbound, outbound } = this.#delivery;
+          const resume =
+            sessionId && token
+              ? { sessionId, token, lastSeq: inbound.lastSeq, sentSeq: outbound.lastSeq }
+              : null;
+          this.#write(encodeHello(PROTOCOL_VERSION, credentials, resume));
+        },
+        data: (data) => this.#receive(data),
+        close: (code, reason) => {
+          const goodbye = this.#goodbye ?? { code, reason };
+          this.#drop(goodbye.code, goodbye.reason);
+        },
+      });
     } catch (error) {
       this.#report(error);
       this.#finish(CloseCode.ABNORMAL, `cannot open ${this.url}: ${String(error)}`);
       return;
     }
-    // `ws` in Node can hand over its buffers as they are; browsers only know 'arraybuffer'.
-    socket.binaryType = 'nodebuffer';
-    if (socket.binaryType !== 'nodebuffer') socket.binaryType = 'arraybuffer';
-    this.#socket = socket;
-    this.#goodbye = null;
     this.#watchdog.start(this.#options.reconnect.connectTimeoutMs);
-    socket.onopen = () => {
-      if (socket !== this.#socket) return;
-      // Built at send time, so messages queued while connecting are announced in sentSeq.
-      const { sessionId } = this;
-      const token = this.token;
-      const resume =
-        sessionId && token
-          ? { sessionId, token, lastSeq: this.#inbound.lastSeq, sentSeq: this.#outbound.lastSeq }
-          : null;
-      this.#write(encodeHello(PROTOCOL_VERSION, credentials, resume));
-    };
-    socket.onmessage = (event) => {
-      if (socket === this.#socket) this.#receive(event.data as WireData);
-    };
-    socket.onclose = (event) => {
-      if (socket !== this.#socket) return;
-      const { code, reason } = this.#goodbye ?? event;
-      this.#drop(code, reason);
-    };
-    socket.onerror = () => {
-      // A close event always follows; it carries what we need.
-    };
   }
 
   #receive(data: WireData): void {
@@ -206,107 +241,75 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
       this.#dispatch(frame);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.#report(error);
+      // A sequence gap (4004) is healed by the resume that follows; anything else stops.
+      if (error.code !== 'sequence-gap') this.#report(error);
       this.#drop(error.closeCode, error.message, true);
     }
   }
 
   #dispatch(frame: ServerFrame): void {
+    const delivery = this.#delivery;
+    const welcomed = this.#welcomed;
     if (frame.type === FrameType.GOODBYE) {
       this.#goodbye = frame;
-    } else if (frame.type === FrameType.WELCOME) {
-      if (this.#welcomed) throw new ProtocolError('unexpected-frame', 'a second welcome arrived');
-      this.#onWelcome(frame);
-    } else if (!this.#welcomed) {
+    } else if ((frame.type === FrameType.WELCOME) === welcomed) {
+      // A second welcome, or anything else before the first.
       throw new ProtocolError(
         'unexpected-frame',
-        `frame type ${frame.type} arrived before the welcome`,
+        `frame type ${frame.type} arrived ${welcomed ? 'after' : 'before'} the welcome`,
       );
+    } else if (frame.type === FrameType.WELCOME) {
+      this.#onWelcome(frame);
     } else if (frame.type === FrameType.PROBE) {
       // Answered before anything else runs, carrying any ack that is due.
-      this.#write(encodeProbeAnswer(frame.id, this.#inbound.takeAck()));
+      this.#write(encodeProbeAnswer(frame.id, delivery.inbound.takeAck()));
     } else if (frame.type === FrameType.ACK) {
-      this.#outbound.ack(frame.seq);
-      this.#checkDrain();
-    } else {
-      this.#onMessage(frame.seq, frame.data);
+      if (delivery.acknowledge(frame.seq)) this.#emit('drain');
+    } else if (frame.seq === 0) {
+      // Volatile: outside the sequence, never acknowledged or replayed.
+      this.#emit('message', frame.data as In);
+    } else if (delivery.receive(frame.seq)) {
+      if (delivery.inbound.ackDue) this.#flushAck();
+      else this.#ackTimer ??= setTimeout(() => this.#flushAck(), this.#options.ackDelayMs);
+      this.#emit('message', frame.data as In);
     }
   }
 
   #onWelcome(welcome: WelcomeFrame): void {
-    const inbound = this.#inbound;
-    const outbound = this.#outbound;
+    const delivery = this.#delivery;
     const { sessionId, lastSeq, sentSeq } = welcome;
     const resumed = welcome.resumed && sessionId === this.sessionId;
-    if (resumed && sentSeq < inbound.lastSeq) {
-      throw new ProtocolError('bad-sequence', 'welcome forgets messages already delivered');
-    }
-    if (!resumed) {
-      if (this.sessionId !== null) this.#loseSession(CloseCode.SESSION_UNKNOWN);
-      inbound.reset();
-    }
-    outbound.ack(lastSeq);
+    if (!resumed && this.sessionId !== null) this.#loseSession(CloseCode.SESSION_UNKNOWN);
+    const replayedFromServer = sentSeq - delivery.inbound.lastSeq;
+    // Throws when the server claims messages never sent or forgets some already delivered.
+    const replay = delivery.resume(lastSeq, sentSeq);
     this.sessionId = sessionId;
     this.token = welcome.token;
+    this.#maxSendBytes = welcome.maxPayloadBytes;
     this.#welcomed = true;
-    this.#openedAt = Date.now();
+    this.#retry.welcomed(resumed);
     this.#watchdog.start(
       welcome.probeIntervalMs + welcome.probeTimeoutMs + this.#options.watchdogSlackMs,
     );
-    const replay = outbound.since(lastSeq);
     for (const frame of replay) this.#write(frame);
-    this.#writtenSeq = outbound.lastSeq;
+    this.#writtenSeq = delivery.outbound.lastSeq;
     this.#setState('open');
-    this.emit('open', { sessionId, resumed });
+    this.#emit('open', { sessionId, resumed });
     if (resumed) {
-      this.emit('resume', {
-        sessionId,
-        replayedToServer: replay.length,
-        replayedFromServer: sentSeq - inbound.lastSeq,
-      });
+      this.#emit('resume', { sessionId, replayedToServer: replay.length, replayedFromServer });
     }
-    this.#checkDrain();
-  }
-
-  #onMessage(seq: number, data: unknown): void {
-    if (!this.#inbound.accept(seq)) return;
-    if (this.#inbound.ackDue) this.#flushAck();
-    else this.#ackTimer ??= setTimeout(() => this.#flushAck(), this.#options.ackDelayMs);
-    try {
-      this.emit('message', data as In);
-    } catch (error) {
-      this.#report(error);
-    }
-  }
-
-  #checkDrain(): void {
-    if (this.#aboveHighWater && this.#outbound.bytes <= this.#options.highWaterMarkBytes) {
-      this.#aboveHighWater = false;
-      this.emit('drain');
-    }
+    if (delivery.settle()) this.#emit('drain');
   }
 
   #flushAck(): void {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
-    const ack = this.#welcomed && this.#inbound.takeAck();
+    const ack = this.#welcomed && this.#delivery.inbound.takeAck();
     if (typeof ack === 'number') this.#write(encodeAck(ack));
   }
 
-  /**
-   * Sends one frame. In Node the frames of one turn of the event loop go out as one socket
-   * write (browsers batch on their own); a syscall per frame is what costs most at high rates.
-   */
   #write(frame: Uint8Array): void {
-    const socket = this.#socket;
-    if (!socket) return;
-    const tcp = (socket as { _socket?: NodeSocket | null })._socket;
-    if (tcp && !tcp.writableCorked) {
-      tcp.cork();
-      queueMicrotask(() => tcp.uncork());
-    }
-    // Frames are encoded into ordinary (not shared) ArrayBuffers.
-    socket.send(frame as Uint8Array<ArrayBuffer>);
+    if (this.#socket) writeFrame(this.#socket, frame);
   }
 
   /**
@@ -315,49 +318,36 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
    */
   #drop(code: number, reason: string, handshake = false): void {
     if (!this.#socket) return;
-    if (handshake) this.#releaseSocket(code, reason);
-    else this.#releaseSocket();
+    this.#release(handshake ? code : undefined, reason);
     this.#disconnected(code, reason);
   }
 
   /** Detaches and closes the current socket, if any, and stops its timers. */
-  #releaseSocket(code?: number, reason = ''): void {
+  #release(code?: number, reason?: string): void {
     const socket = this.#socket;
     this.#socket = null;
     this.#welcomed = false;
     this.#watchdog.stop();
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
-    // The server re-learns what we received from the next hello.
-    this.#inbound.forgetAck();
-    if (!socket) return;
-    socket.onopen = socket.onmessage = socket.onclose = null;
-    socket.onerror = () => {};
-    try {
-      if (code === undefined && socket.terminate) socket.terminate();
-      else socket.close(code === undefined || code < 3000 ? 1000 : code, clampReason(reason));
-    } catch {
-      // Closing a socket that never opened may throw in some implementations; it is gone either way.
-    }
+    if (socket) releaseSocket(socket, code, reason);
   }
 
   #disconnected(code: number, reason: string): void {
     if (this.state === 'closed') return;
-    const { reconnect, random } = this.#options;
-    // Only a connection that was welcomed has an uptime; a failed attempt has none.
-    if (this.#openedAt && Date.now() - this.#openedAt >= reconnect.minUptimeMs) this.#attempt = 0;
-    this.#openedAt = 0;
+    const generation = this.#generation;
     if (endsSession(code)) this.#loseSession(code);
-    if (!isRetryableClose(code)) {
-      this.#finish(code, reason);
-    } else if (++this.#attempt > reconnect.maxAttempts) {
-      this.#finish(code, `gave up after ${reconnect.maxAttempts} attempts: ${reason}`);
+    // Its handler may have closed or suspended the client.
+    if (generation !== this.#generation) return;
+    const next = isRetryableClose(code) ? this.#retry.next(code) : '';
+    if (typeof next === 'string') {
+      this.#finish(code, next ? `${next}: ${reason}` : reason);
     } else {
-      const delayMs = backoffDelay(this.#attempt, reconnect, random);
+      // Scheduled first, so a handler below that closes or suspends the client cancels it.
+      this.#scheduleRetry(next);
       // 'connecting' stays until a first session opened.
       if (this.state === 'open') this.#setState('reconnecting');
-      this.emit('disconnect', { code, reason, attempt: this.#attempt, delayMs });
-      this.#scheduleRetry(delayMs);
+      this.#emit('disconnect', { code, reason, attempt: this.#retry.attempt, delayMs: next });
     }
   }
 
@@ -369,43 +359,76 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     }, delayMs);
   }
 
-  /** Forgets the session (id, token, both directions); returns the frames still queued. */
-  #forget(): Uint8Array[] {
+  /** Forgets the session (id, token, both directions); returns what was never acknowledged. */
+  #forget(): Out[] {
     this.sessionId = this.token = null;
     this.#writtenSeq = 0;
-    this.#inbound.reset();
-    return this.#outbound.reset();
+    return this.#delivery.reset().map(decodeMessageData) as Out[];
   }
 
   #loseSession(code: number): void {
     const { sessionId } = this;
-    const unconfirmed = this.#forget().map(decodeMessageData) as Out[];
+    // Whoever waits for 'drain' gets it: the queue is empty now.
+    const drained = this.#delivery.aboveHighWater;
+    const unconfirmed = this.#forget();
     const reason = closeCodeName(code).toLowerCase().replaceAll('_', '-') as SessionLostReason;
-    this.emit('session-lost', { reason, code, sessionId, unconfirmed });
-    this.#checkDrain();
+    this.#emit('session-lost', { reason, code, sessionId, unconfirmed });
+    if (drained) this.#emit('drain');
   }
 
-  #finish(code: number, reason: string): void {
+  /** Stops connecting: no retry pending, no socket, no callback of an attempt under way. */
+  #stop(code?: number, reason = 'client suspended'): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     this.#generation++;
-    this.#releaseSocket(CloseCode.NORMAL, reason);
+    this.#release(code ?? CloseCode.NORMAL, reason);
+  }
+
+  #finish(code: number, reason: string): void {
+    this.#stop(code, reason);
     listen('removeEventListener', this.#onOnline, this.#onVisible);
-    const unsent = this.#outbound.since(this.#writtenSeq).map(decodeMessageData) as Out[];
-    this.#forget();
+    this.#ended = true;
+    const unsent = this.#delivery.outbound.lastSeq - this.#writtenSeq;
+    const unconfirmed = this.#forget();
     this.#setState('closed');
-    this.emit('close', { code, reason, unsent });
+    this.#emit('close', {
+      code,
+      reason,
+      unconfirmed,
+      unsent: unconfirmed.slice(unconfirmed.length - unsent),
+    });
   }
 
   #setState(state: ClientState): void {
     if (this.state === state) return;
     this.state = state;
-    this.emit('state', state);
+    this.#emit('state', state);
+  }
+
+  /**
+   * Every event reaches the application through here: a handler that throws is reported to
+   * `'error'` and cannot break the client's own bookkeeping. Like Node's EventEmitter, it
+   * skips the remaining handlers of that one event.
+   */
+  #emit<E extends EventEmitter.EventNames<ClientEvents<In, Out>>>(
+    event: E,
+    ...args: EventEmitter.EventArgs<ClientEvents<In, Out>, E>
+  ): void {
+    try {
+      super.emit(event, ...args);
+    } catch (error) {
+      this.#report(error);
+    }
   }
 
   #report(error: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else console.error('[probe] client error:', error);
+    try {
+      if (super.emit('error', error)) return;
+    } catch (thrown) {
+      // Logged, not reported again: an 'error' handler that throws would loop.
+      error = thrown;
+    }
+    console.error('[probe] client error:', error);
   }
 
   /** Browsers: back online → try now instead of waiting out the backoff. */

@@ -313,6 +313,13 @@ function unpack(data: WireData, maxBytes = Number.POSITIVE_INFINITY): unknown[] 
   if (typeof data === 'string') {
     throw new ProtocolError('text-frame', 'text frames are not supported; send binary MessagePack');
   }
+  if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) {
+    // A Blob (React Native, a browser with binaryType 'blob') must be read into bytes first.
+    throw new ProtocolError(
+      'invalid-frame',
+      'a frame must arrive as bytes (Uint8Array or ArrayBuffer)',
+    );
+  }
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   if (bytes.length > maxBytes) {
     throw new ProtocolError(

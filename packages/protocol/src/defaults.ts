@@ -51,19 +51,3 @@ export const CLIENT_DEFAULTS = {
   watchdogSlackMs: WATCHDOG_SLACK_MS,
   maxPayloadBytes: MAX_PAYLOAD_BYTES,
 } as const;
-
-/** Client reconnect defaults (full-jitter exponential backoff). */
-export const RECONNECT_DEFAULTS = {
-  /** Upper bound of the first retry's delay. */
-  initialDelayMs: 250,
-  /** No retry waits longer than this. */
-  maxDelayMs: 30_000,
-  /** Growth of the delay bound per failed attempt. */
-  factor: 2,
-  /** Give up after this many consecutive failed attempts. */
-  maxAttempts: Number.POSITIVE_INFINITY,
-  /** A connection must stay open this long before the attempt counter resets. */
-  minUptimeMs: 5_000,
-  /** An attempt that has not opened a session by then is abandoned. */
-  connectTimeoutMs: 10_000,
-} as const;

@@ -108,9 +108,11 @@ export class Delivery {
     return this.outbound.since(peerReceived);
   }
 
-  /** Forgets everything (a new session); returns the frames that were never acknowledged. */
+  /**
+   * Forgets everything (a new session); returns the frames that were never acknowledged. A
+   * sender waiting for drain still gets it: {@link settle} reports it after the reset.
+   */
   reset(): Uint8Array[] {
-    this.#aboveHighWater = false;
     this.inbound.reset();
     return this.outbound.reset();
   }

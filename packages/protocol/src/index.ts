@@ -22,7 +22,7 @@ export {
   probeAnswerId,
   type WireData,
 } from './codec.js';
-export { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS } from './defaults.js';
+export { CLIENT_DEFAULTS, DEFAULTS } from './defaults.js';
 export { Delivery, type DeliveryLimits, WindowCounter } from './delivery.js';
 export {
   isProtocolError,

@@ -4,6 +4,10 @@ export type ProbeErrorCode =
   /** `send()` was given a value MessagePack cannot encode (a function, a symbol, a huge BigInt). */
   | 'unencodable'
   | 'queue-full'
+  /** `send()` of a message larger than the server accepts (`maxPayloadBytes`). */
+  | 'too-large'
+  /** An API called with an impossible argument (a close code or reason, say). */
+  | 'invalid-argument'
   | 'session-closed'
   | 'client-closed';
 
