@@ -1,9 +1,9 @@
-import { RECONNECT_DEFAULTS } from '@probe/protocol';
+import { RECONNECT_DEFAULTS } from './options.js';
 
 export interface BackoffOptions {
   /** Upper bound of the first retry's delay, in ms. @default 250 */
   initialDelayMs: number;
-  /** No retry waits longer than this, in ms. @default 30000 */
+  /** No retry waits longer than this, in ms. @default 10000 */
   maxDelayMs: number;
   /** Growth of the bound per failed attempt. @default 2 */
   factor: number;

@@ -73,6 +73,7 @@ describe('events', () => {
     client.on('close', (info) => {
       expectTypeOf(info).toEqualTypeOf<CloseInfo<ClientMessage>>();
       expectTypeOf(info.unsent).toEqualTypeOf<ClientMessage[]>();
+      expectTypeOf(info.unconfirmed).toEqualTypeOf<ClientMessage[]>();
       expectTypeOf(info.code).toEqualTypeOf<number>();
     });
   });
@@ -84,7 +85,9 @@ describe('events', () => {
     client.on('disconnect', (info) => expectTypeOf(info).toEqualTypeOf<DisconnectInfo>());
     client.on('error', (error) => expectTypeOf(error).toEqualTypeOf<unknown>());
     client.on('drain', (...args) => expectTypeOf(args).toEqualTypeOf<[]>());
-    expectTypeOf<ClientState>().toEqualTypeOf<'connecting' | 'open' | 'reconnecting' | 'closed'>();
+    expectTypeOf<ClientState>().toEqualTypeOf<
+      'connecting' | 'open' | 'reconnecting' | 'suspended' | 'closed'
+    >();
   });
 
   test('unknown events and wrong listener shapes do not compile', () => {
@@ -103,6 +106,14 @@ describe('state and options', () => {
     expectTypeOf(client.sessionId).toEqualTypeOf<string | null>();
     expectTypeOf(client.url).toEqualTypeOf<string>();
     expectTypeOf(client.buffered).toEqualTypeOf<{ messages: number; bytes: number }>();
+  });
+
+  test('connection control', () => {
+    expectTypeOf(client.connect).toEqualTypeOf<() => void>();
+    expectTypeOf(client.suspend).toEqualTypeOf<() => void>();
+    expectTypeOf(client.close).toEqualTypeOf<(code?: number, reason?: string) => void>();
+    // @ts-expect-error the close reason is a string
+    client.close(1000, 42);
   });
 
   test('options are checked', () => {

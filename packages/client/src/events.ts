@@ -1,4 +1,9 @@
-export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+/**
+ * `'suspended'`: `suspend()` dropped the connection and the server keeps the session until
+ * `connect()` resumes it. `'closed'`: stopped for good, or not connected yet with
+ * `autoConnect: false` (`send()` queues then).
+ */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'suspended' | 'closed';
 
 export interface OpenInfo {
   sessionId: string;
@@ -20,6 +25,8 @@ export type SessionLostReason =
   | 'session-expired'
   | 'server-restarted'
   | 'token-invalid'
+  /** The session had ended already (overflow, or closed by the server or another client). */
+  | 'session-ended'
   | 'buffer-overflow';
 
 export interface SessionLostInfo<Out> {
@@ -47,7 +54,12 @@ export interface DisconnectInfo {
 export interface CloseInfo<Out> {
   code: number;
   reason: string;
-  /** Messages that were never written to a connection before the client closed. */
+  /**
+   * Every message the server never acknowledged, oldest first: it may or may not have arrived
+   * (written ones before `close()` do arrive on a healthy connection). Includes `unsent`.
+   */
+  unconfirmed: Out[];
+  /** The newest of `unconfirmed` that were never written to a connection: they did not arrive. */
   unsent: Out[];
 }
 
@@ -66,8 +78,14 @@ export interface ClientEvents<In, Out> {
   drain: [];
   /** The connection was lost and a retry is scheduled. */
   disconnect: [info: DisconnectInfo];
-  /** The client stopped for good (`close()`, a final close code, or `maxAttempts`). */
+  /**
+   * The client stopped for good: `close()`, a final close code, `maxAttempts`, or sequence gaps
+   * that keep recurring (more than 5 resyncs within 60 s).
+   */
   close: [info: CloseInfo<Out>];
-  /** An exception from an event handler, a failing `auth` function, or a protocol error. */
+  /**
+   * An exception from any event handler, a failing `auth` function, or a protocol error that
+   * stopped the client. Without a listener it is logged with `console.error`.
+   */
   error: [error: unknown];
 }

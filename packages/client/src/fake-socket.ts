@@ -1,4 +1,10 @@
-import { encode, FrameType, PROTOCOL_VERSION } from '@probe/protocol';
+import {
+  encode,
+  type Frame,
+  FrameType,
+  PROTOCOL_VERSION,
+  type WelcomeFrame,
+} from '@probe/protocol';
 import type { WebSocketLike } from './options.js';
 
 /**
@@ -14,6 +20,8 @@ export class FakeSocket implements WebSocketLike {
   onclose: ((event: { code: number; reason: string }) => void) | null = null;
   onerror: ((event: unknown) => void) | null = null;
   readonly sent: Uint8Array[] = [];
+  /** The code and reason the client closed this socket with, if it did. */
+  closedWith: { code: number | undefined; reason: string | undefined } | null = null;
 
   constructor(readonly url: string) {
     FakeSocket.created.push(this);
@@ -23,15 +31,16 @@ export class FakeSocket implements WebSocketLike {
     this.sent.push(data);
   }
 
-  close(): void {
+  close(code?: number, reason?: string): void {
     this.readyState = 3;
+    this.closedWith = { code, reason };
   }
 
-  /** The server accepts: open, then a welcome. */
-  welcome(sessionId = 's.1', resumed = false): void {
+  /** The server accepts: open, then a welcome (fields of `welcome` override the defaults). */
+  welcome(sessionId = 's.1', resumed = false, welcome: Partial<WelcomeFrame> = {}): void {
     this.readyState = 1;
     this.onopen?.({});
-    const frame = encode({
+    this.receive({
       type: FrameType.WELCOME,
       version: PROTOCOL_VERSION,
       sessionId,
@@ -42,8 +51,13 @@ export class FakeSocket implements WebSocketLike {
       resumed,
       lastSeq: 0,
       sentSeq: 0,
+      ...welcome,
     });
-    this.onmessage?.({ data: new Uint8Array(frame).buffer });
+  }
+
+  /** A frame from the server, as browsers deliver it (an ArrayBuffer). */
+  receive(frame: Frame): void {
+    this.onmessage?.({ data: new Uint8Array(encode(frame)).buffer });
   }
 
   /** The connection drops with `code`. */

@@ -1,4 +1,4 @@
-import { CLIENT_DEFAULTS, ProbeError, RECONNECT_DEFAULTS } from '@probe/protocol';
+import { CLIENT_DEFAULTS, ProbeError } from '@probe/protocol';
 import WebSocketImpl from 'isomorphic-ws';
 import type { BackoffOptions } from './backoff.js';
 
@@ -28,11 +28,32 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 export interface ReconnectOptions extends BackoffOptions {
   /** Give up after this many consecutive failed attempts. @default Infinity */
   maxAttempts: number;
-  /** A connection must stay open this long before the attempt counter resets. @default 5000 */
+  /**
+   * A connection that opened a new session must stay open this long before the attempt counter
+   * resets, so a server that welcomes and drops at once is not hammered. @default 5000
+   */
   minUptimeMs: number;
+  /**
+   * A connection that resumed the session must stay open this long before the attempt counter
+   * resets: the server kept the session, so it is not a server that accepts and drops at once.
+   * @default 1000
+   */
+  settleMs: number;
   /** An attempt that has not been welcomed by then is abandoned. @default 10000 */
   connectTimeoutMs: number;
 }
+
+/** Reconnect defaults (full-jitter exponential backoff); see docs/liveness.md. */
+export const RECONNECT_DEFAULTS = {
+  initialDelayMs: 250,
+  // Low enough that a path healthy again after a storm of faults is back within seconds.
+  maxDelayMs: 10_000,
+  factor: 2,
+  maxAttempts: Number.POSITIVE_INFINITY,
+  minUptimeMs: 5_000,
+  settleMs: 1_000,
+  connectTimeoutMs: 10_000,
+} as const satisfies ReconnectOptions;
 
 export interface ProbeClientOptions {
   /**
@@ -60,9 +81,12 @@ export interface ProbeClientOptions {
   ackDelayMs?: number;
   /** Extra time beyond probe interval + timeout before a silent server is declared dead. @default 50 */
   watchdogSlackMs?: number;
-  /** Largest frame accepted from the server, in bytes. @default 1048576 */
+  /**
+   * Largest frame accepted from the server, in bytes. Until the server's welcome says what it
+   * accepts, also the largest message `send()` takes. @default 1048576
+   */
   maxPayloadBytes?: number;
-  /** Connect at once; otherwise call `connect()`. @default true */
+  /** Connect at once; otherwise call `connect()` (`send()` queues until then). @default true */
   autoConnect?: boolean;
   /** Source of randomness for backoff jitter (tests pass a seeded one). @default Math.random */
   random?: () => number;

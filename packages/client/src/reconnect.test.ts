@@ -4,6 +4,7 @@ import { backoffDelay } from './backoff.js';
 import { ProbeClient } from './client.js';
 import type { DisconnectInfo } from './events.js';
 import { FakeSocket } from './fake-socket.js';
+import { RECONNECT_DEFAULTS } from './options.js';
 
 function seeded(seed: number): () => number {
   let a = seed;
@@ -40,7 +41,10 @@ beforeEach(() => {
   vi.useFakeTimers();
   FakeSocket.created = [];
 });
-afterEach(() => vi.useRealTimers());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
 
 describe('reconnect policy', () => {
   it('waits the full-jitter delay of each attempt before retrying', async () => {
@@ -91,6 +95,81 @@ describe('reconnect policy', () => {
     }
     expect(disconnects.map((d) => d.attempt)).toEqual([1, 2, 3, 4]);
     c.close();
+  });
+
+  describe('after a storm of faults', () => {
+    const policy = { ...reconnect, minUptimeMs: 5000, settleMs: 500 };
+
+    /** Welcomes the latest socket, keeps it up for `uptimeMs`, drops it, waits out the backoff. */
+    async function cycle(disconnects: DisconnectInfo[], uptimeMs: number, resumed: boolean) {
+      last().welcome('s.1', resumed, { probeIntervalMs: 60_000 }); // no watchdog in the way
+      await vi.advanceTimersByTimeAsync(uptimeMs);
+      last().drop();
+      await vi.advanceTimersByTimeAsync(disconnects[disconnects.length - 1]!.delayMs);
+    }
+
+    it('a resumed connection that stays up settleMs resets the attempt counter', async () => {
+      const { c, disconnects } = client({ reconnect: policy });
+      await vi.advanceTimersByTimeAsync(0);
+      for (let i = 0; i < 6; i++) await cycle(disconnects, 10, i > 0);
+      expect(disconnects.map((d) => d.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
+      await cycle(disconnects, 499, true); // not quite settled
+      expect(disconnects[6]!.attempt).toBe(7);
+      await cycle(disconnects, 500, true);
+      expect(disconnects[7]).toMatchObject({
+        attempt: 1,
+        delayMs: expect.any(Number),
+      });
+      expect(disconnects[7]!.delayMs).toBeLessThan(policy.initialDelayMs);
+      c.close();
+    });
+
+    it('a new session must stay up minUptimeMs: a server that welcomes and drops is not hammered', async () => {
+      const { c, disconnects } = client({ reconnect: policy });
+      await vi.advanceTimersByTimeAsync(0);
+      for (let i = 0; i < 4; i++) await cycle(disconnects, 500, false);
+      expect(disconnects.map((d) => d.attempt)).toEqual([1, 2, 3, 4]);
+      await cycle(disconnects, 5000, false);
+      expect(disconnects[4]!.attempt).toBe(1);
+      c.close();
+    });
+
+    it('by default no retry waits longer than 10 s', async () => {
+      expect(RECONNECT_DEFAULTS).toMatchObject({ maxDelayMs: 10_000, settleMs: 1000 });
+      const c = new ProbeClient('ws://test/', { WebSocket: FakeSocket, random: () => 0.9999 });
+      const delays: number[] = [];
+      c.on('disconnect', (info) => delays.push(info.delayMs));
+      await vi.advanceTimersByTimeAsync(0);
+      for (let i = 0; i < 12; i++) {
+        last().drop();
+        await vi.advanceTimersByTimeAsync(delays[i]!);
+      }
+      expect(Math.max(...delays)).toBe(9999);
+      expect(delays.slice(-4)).toEqual([9999, 9999, 9999, 9999]);
+      c.close();
+    });
+
+    it("the browser's online event cuts a pending backoff short", async () => {
+      const listeners = new Map<string, () => void>();
+      vi.stubGlobal('addEventListener', (type: string, listener: () => void) =>
+        listeners.set(type, listener),
+      );
+      vi.stubGlobal('removeEventListener', (type: string) => listeners.delete(type));
+      const { c, disconnects } = client({ random: () => 0.9 });
+      await vi.advanceTimersByTimeAsync(0);
+      for (let i = 0; i < 4; i++) {
+        last().drop();
+        await vi.advanceTimersByTimeAsync(disconnects[i]!.delayMs);
+      }
+      last().drop();
+      expect(disconnects[4]!.delayMs).toBeGreaterThan(1000);
+      const before = FakeSocket.created.length;
+      listeners.get('online')!();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(FakeSocket.created).toHaveLength(before + 1);
+      c.close();
+      expect(listeners.has('online')).toBe(false);
+    });
   });
 
   it('stops at a final close code', async () => {
