@@ -373,11 +373,16 @@ export class SessionCore implements ConnectionPeer, Timed {
     }
   }
 
+  /** The store moved past this node's epoch: stop serving the session here at once. */
+  abandon(): void {
+    this.leave('moved', CloseCode.SESSION_TAKEN_OVER, 'session moved to another node');
+  }
+
   /** A store write failed: this node can no longer vouch for the session. */
   private storeFailed(error: unknown): void {
     if (this.state === 'closed') return;
     if (error instanceof StoreError && error.code === 'fenced') {
-      this.leave('moved', CloseCode.SESSION_TAKEN_OVER, 'session moved to another node');
+      this.abandon();
     } else {
       this.host.reportError(error);
       this.leave('store-unavailable', CloseCode.TRY_AGAIN_LATER, 'session store unavailable');

@@ -14,9 +14,8 @@ import type { Connection } from './connection.js';
 import { EndedSessions } from './ended-sessions.js';
 import type { CloseReason, SessionInfo } from './events.js';
 import { emitGuarded } from './guard.js';
+import { Memberships } from './memberships.js';
 import type { ResolvedServerOptions } from './options.js';
-import { RoomFeed } from './room-feed.js';
-import { Rooms } from './rooms.js';
 import type { TimerWheel } from './scheduler.js';
 import { createSession, type Session } from './session.js';
 import { CLOSE_CODES, type CoreHost, SessionCore } from './session-core.js';
@@ -47,32 +46,15 @@ const MEMORY_ID = /^[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}$/;
  */
 export class SessionRegistry implements CoreHost {
   readonly local = new Map<string, SessionCore>();
-  readonly rooms = new Rooms();
+  readonly memberships: Memberships;
   private readonly facades = new WeakMap<SessionCore, Session>();
   private readonly ended = new EndedSessions();
-  /** Shared store: room messages across nodes. */
-  readonly feed: RoomFeed | null;
-
   constructor(private readonly host: RegistryHost) {
-    this.feed =
-      host.store &&
-      new RoomFeed(
-        host.store,
-        this.rooms,
-        (error) => this.reportError(error),
-        (core, room) => {
-          if (core.connection) {
-            const message = `fell too far behind room '${room}' (its oldest messages were trimmed)`;
-            this.connectionError(
-              core.connection,
-              'buffer-overflow',
-              CloseCode.BUFFER_OVERFLOW,
-              message,
-            );
-          }
-          core.end('buffer-overflow');
-        },
-      );
+    this.memberships = new Memberships(this);
+  }
+
+  get rooms() {
+    return this.memberships.rooms;
   }
 
   get options() {
@@ -105,7 +87,7 @@ export class SessionRegistry implements CoreHost {
 
   left(core: SessionCore, reason: CloseReason): void {
     if (this.local.get(core.id) === core) this.local.delete(core.id);
-    this.forgetRooms(core);
+    this.memberships.forget(core);
     if (this.store === null) this.ended.add(core.id, CLOSE_CODES[reason]);
     this.facades.get(core)?.removeAllListeners();
   }
@@ -176,8 +158,7 @@ export class SessionRegistry implements CoreHost {
     if (store !== null && loaded !== null) {
       // A local copy whose epoch the store moved past is stale: this node was fenced.
       if (local && (local.record.epoch !== record.epoch || record.owner !== this.host.nodeId)) {
-        this.local.delete(id);
-        this.forgetRooms(local);
+        local.abandon();
         local = undefined;
       }
       if (!local && record.held && record.owner !== this.host.nodeId) {
@@ -235,7 +216,7 @@ export class SessionRegistry implements CoreHost {
     }
     core.attach(connection, replay);
     if (!local) {
-      this.catchUpRooms(core);
+      this.memberships.arrived(core);
       this.host.opened(this.facades.get(core)!, { moved: true });
     }
     const facade = this.facades.get(core)!;
@@ -311,26 +292,6 @@ export class SessionRegistry implements CoreHost {
     return core;
   }
 
-  /** Shared store: room messages published while the session was elsewhere reach it now. */
-  private catchUpRooms(core: SessionCore): void {
-    // Indexed only now that this node owns the session: a room entry numbered earlier would
-    // be written under the previous epoch and refused.
-    this.rooms.index(core);
-    const feed = this.feed;
-    if (!feed) return;
-    for (const room of core.record.rooms) {
-      void feed.watch(room).then(
-        () => feed.advance(core, room),
-        (error) => this.reportError(error),
-      );
-    }
-  }
-
-  private forgetRooms(core: SessionCore): void {
-    this.rooms.forget(core);
-    for (const room of core.record.rooms) this.feed?.unwatchIfEmpty(room);
-  }
-
   private adopt(record: SessionRecord, connection: Connection): SessionCore {
     let facade: Session | undefined;
     const report = (error: unknown) => this.reportError(error);
@@ -344,7 +305,7 @@ export class SessionRegistry implements CoreHost {
     });
     facade = createSession({
       core,
-      rooms: this.roomHost,
+      rooms: this.memberships,
       address: connection.remoteAddress,
       headers: keptHeaders(connection.request, this.options.keepHeaders),
     });
@@ -356,7 +317,7 @@ export class SessionRegistry implements CoreHost {
   /** Drops a core built for a resume that did not happen. */
   private discard(core: SessionCore): void {
     if (this.local.get(core.id) === core) this.local.delete(core.id);
-    this.forgetRooms(core);
+    this.memberships.forget(core);
   }
 
   private refuseUnknown(connection: Connection, id: string, endedWith: number | undefined): void {
@@ -405,51 +366,6 @@ export class SessionRegistry implements CoreHost {
     );
     connection.opened(core);
     return connection.isOpen;
-  }
-
-  private readonly roomHost = {
-    join: (core: SessionCore, room: string) => this.join(core, room),
-    leave: (core: SessionCore, room: string) => {
-      if (!this.rooms.leave(room, core)) return;
-      delete core.record.roomCursors[room];
-      this.feed?.unwatchIfEmpty(room);
-      this.syncRooms(core);
-    },
-  };
-
-  /** Joins `room`; with a shared store the member receives what is published from now on. */
-  private async join(core: SessionCore, room: string): Promise<void> {
-    const { store, feed } = this;
-    if (store === null || feed === null) {
-      this.rooms.join(room, core);
-      return;
-    }
-    if (core.record.rooms.includes(room)) return;
-    try {
-      // The cursor is known before the member is indexed, so it never sees older entries.
-      const head = await store.roomHead(room);
-      if (core.state === 'closed' || core.record.rooms.includes(room)) return;
-      core.record.roomCursors[room] = head;
-      this.rooms.join(room, core);
-      await feed.watch(room);
-      await store.sync(core.id, core.record.epoch, {
-        rooms: [...core.record.rooms],
-        roomCursors: { ...core.record.roomCursors },
-      });
-    } catch (error) {
-      this.reportError(error);
-    }
-  }
-
-  private syncRooms(core: SessionCore): void {
-    const store = this.store;
-    if (store === null || core.state === 'closed') return;
-    store
-      .sync(core.id, core.record.epoch, {
-        rooms: [...core.record.rooms],
-        roomCursors: { ...core.record.roomCursors },
-      })
-      .catch((error: unknown) => this.reportError(error));
   }
 }
 
