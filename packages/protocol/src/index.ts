@@ -37,7 +37,9 @@ export { clampReason } from './reason.js';
 export { ReplayBuffer } from './replay-buffer.js';
 export {
   MAX_ID_LENGTH,
+  MAX_PAYLOAD_RANGE,
   MAX_REASON_LENGTH,
+  PROBE_MS_RANGE,
   validate,
   validateFromClient,
   validateFromServer,

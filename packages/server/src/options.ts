@@ -1,5 +1,5 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { DEFAULTS, ProbeError } from '@probe/protocol';
+import { DEFAULTS, MAX_PAYLOAD_RANGE, PROBE_MS_RANGE, ProbeError } from '@probe/protocol';
 import type { SessionStore } from './store.js';
 
 /**
@@ -229,14 +229,24 @@ export function resolveServerOptions<Data>(
   }
   resolved.allowOrigin = options.allowOrigin ?? 'same-origin';
   resolved.keepHeaders = options.keepHeaders ?? [];
-  if (resolved.probeIntervalMs < 10 || resolved.probeTimeoutMs < 10) {
+  // The welcome carries these; a client refuses values outside the ranges the protocol allows.
+  const [minProbe, maxProbe] = PROBE_MS_RANGE;
+  for (const name of ['probeIntervalMs', 'probeTimeoutMs'] as const) {
+    const value = resolved[name];
+    if (!Number.isInteger(value) || value < minProbe || value > maxProbe) {
+      throw new ProbeError(
+        'invalid-option',
+        `${name} must be a whole number of ms from ${minProbe} to ${maxProbe}, got ${value}`,
+      );
+    }
+  }
+  const [minPayload, maxPayload] = MAX_PAYLOAD_RANGE;
+  const payload = resolved.maxPayloadBytes;
+  if (!Number.isInteger(payload) || payload < minPayload || payload > maxPayload) {
     throw new ProbeError(
       'invalid-option',
-      'probeIntervalMs and probeTimeoutMs must be at least 10 ms',
+      `maxPayloadBytes must be a whole number from ${minPayload} to ${maxPayload}, got ${payload}`,
     );
-  }
-  if (resolved.maxPayloadBytes < 64) {
-    throw new ProbeError('invalid-option', 'maxPayloadBytes must be at least 64 bytes');
   }
   if (resolved.highWaterMarkBytes > resolved.maxBufferedBytes) {
     throw new ProbeError('invalid-option', 'highWaterMarkBytes must not exceed maxBufferedBytes');
