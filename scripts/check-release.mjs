@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // CI-safe release check, no registry and no git base branch needed:
 // 1. the pending changesets, applied by `changeset version` to a scratch copy of the workspace's
-//    manifests, bump the published packages together (one `fixed` group) and nothing private;
+//    manifests, bump the published packages together (one `fixed` group), by no more than the
+//    changesets ask for (a peer dependency inside the group must not turn a minor into a major),
+//    and version nothing private;
 // 2. `pnpm pack` of each published package (what `changeset publish` uploads through
-//    `pnpm publish`) holds the build, the README and a manifest without `workspace:` ranges.
+//    `pnpm publish`) holds the build, the README and a manifest without `workspace:` ranges:
+//    `@probe/*` dependencies pinned to the release version, `@probe/*` peers a range that the
+//    release version satisfies.
 // `changeset status` compares against the `main` branch with git, so it only means something in
 // a pull request: there, run `pnpm changeset status --since=origin/main`.
 import { execFileSync } from 'node:child_process';
@@ -14,13 +18,20 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const PUBLISHED = ['protocol', 'server', 'client'];
+const PUBLISHED = ['protocol', 'server', 'client', 'redis'];
+// The semver that changesets itself uses, so ranges are read the way it reads them.
+const semver = createRequire(realpathSync(join(root, 'node_modules/@changesets/cli/package.json')))(
+  'semver',
+);
+const BUMPS = ['patch', 'minor', 'major'];
 /** Everything a published tarball may hold besides package.json. */
 const ALLOWED =
   /^(dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?|README\.md|PROTOCOL\.md|LICENSE|CHANGELOG\.md)$/;
@@ -52,6 +63,22 @@ function workspaceDirs() {
   return dirs.filter((dir) => existsSync(join(root, dir, 'package.json')));
 }
 
+/**
+ * The largest bump the pending changesets ask for, from their front matter
+ * (`'@probe/server': minor`), or undefined when none asks for one.
+ */
+function requestedBump(files) {
+  let largest = -1;
+  for (const file of files) {
+    const text = readFileSync(join(root, '.changeset', file), 'utf8');
+    const front = /^---\r?\n([\s\S]*?)\r?\n---/.exec(text)?.[1] ?? '';
+    for (const match of front.matchAll(/^\s*['"]?(@probe\/[^'":\s]+)['"]?\s*:\s*(\w+)\s*$/gm)) {
+      largest = Math.max(largest, BUMPS.indexOf(match[2]));
+    }
+  }
+  return BUMPS[largest];
+}
+
 function checkReleasePlan() {
   const scratch = mkdtempSync(join(tmpdir(), 'probe-release-plan-'));
   try {
@@ -67,10 +94,13 @@ function checkReleasePlan() {
     const changesets = readdirSync(join(root, '.changeset')).filter(
       (name) => name.endsWith('.md') && name !== 'README.md',
     );
+    const bump = requestedBump(changesets);
     const cli = join(root, 'node_modules/@changesets/cli/bin.js');
     execFileSync(process.execPath, [cli, 'version'], { cwd: scratch, stdio: 'pipe' });
 
-    console.log(`Release plan from ${changesets.length} pending changeset(s):`);
+    console.log(
+      `Release plan from ${changesets.length} pending changeset(s), largest bump ${bump ?? 'none'}:`,
+    );
     const published = new Set();
     for (const [dir, old] of before) {
       const now = readJson(join(scratch, dir, 'package.json'));
@@ -83,16 +113,32 @@ function checkReleasePlan() {
         }
         continue;
       }
+      if (!PUBLISHED.includes(dir.replace(/^packages\//, ''))) {
+        problems.push(
+          `${old.name} (${dir}) is published but not checked: add it to PUBLISHED in ` +
+            'scripts/check-release.mjs and scripts/check-packages.mjs',
+        );
+      }
       published.add(now.version);
       console.log(
         `  ${old.name.padEnd(16)} ${old.version} → ${now.version}${bumped ? '' : ' (unchanged)'}`,
       );
-      const internal = Object.entries(now.dependencies ?? {}).filter(([name]) =>
-        name.startsWith('@probe/'),
-      );
-      for (const [name, range] of internal) {
-        if (range !== 'workspace:*')
+      const expected = bump ? semver.inc(old.version, bump) : old.version;
+      if (now.version !== expected) {
+        problems.push(
+          `${old.name} would be ${now.version}, but the changesets ask for ` +
+            `${bump ? `a ${bump}` : 'no'} release (${expected}); a peer range on a package of ` +
+            'the group that the new version leaves makes changesets release a major ' +
+            '(see .changeset/README.md)',
+        );
+      }
+      for (const [name, range] of Object.entries(now.dependencies ?? {})) {
+        if (name.startsWith('@probe/') && range !== 'workspace:*')
           problems.push(`${old.name} depends on ${name}@${range}, expected workspace:*`);
+      }
+      for (const [name, range] of Object.entries(now.peerDependencies ?? {})) {
+        if (name.startsWith('@probe/') && !range.startsWith('workspace:'))
+          problems.push(`${old.name} has the peer ${name}@${range}, expected a workspace: range`);
       }
     }
     if (published.size > 1) {
@@ -142,15 +188,26 @@ function checkTarballs() {
       );
       for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
         for (const [dep, range] of Object.entries(packed[field] ?? {})) {
-          if (range.startsWith('workspace:'))
+          if (range.startsWith('workspace:')) {
             problems.push(`${manifest.name} publishes ${dep}@${range}`);
-          if (dep.startsWith('@probe/') && range !== manifest.version) {
+          } else if (!dep.startsWith('@probe/')) {
+            // Third-party ranges are the package's own business.
+          } else if (field === 'peerDependencies') {
+            // The peer is the one copy the application installs: it must accept the version
+            // released beside this package.
+            if (!semver.satisfies(manifest.version, range))
+              problems.push(
+                `${manifest.name} publishes the peer ${dep}@${range}, which ${manifest.version} does not satisfy`,
+              );
+          } else if (range !== manifest.version) {
             problems.push(
               `${manifest.name} publishes ${dep}@${range}, expected ${manifest.version}`,
             );
           }
         }
       }
+      const peers = Object.entries(packed.peerDependencies ?? {}).map(([d, r]) => `${d}@${r}`);
+      if (peers.length > 0) console.log(`  peers: ${peers.join(', ')}`);
     }
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -1,8 +1,10 @@
-// Install check: what an npm user gets. The three packages are packed with `pnpm pack` (which
-// rewrites `workspace:*`), installed with npm into a fresh project outside the repository, and
-// used there from CommonJS, from ESM, and from a page bundled by Vite and loaded in Chromium.
+// Install check: what an npm user gets. The four packages are packed with `pnpm pack` (which
+// rewrites `workspace:` ranges), installed with npm into a fresh project outside the repository,
+// and used there from CommonJS, from ESM (also as two server nodes sharing sessions through a
+// real Redis), and from a page bundled by Vite and loaded in Chromium.
 // Needs the build (`pnpm turbo run build --filter=./packages/*`), the npm registry (for the
-// packages' dependencies and Vite) and Chromium (/usr/bin/chromium, or PROBE_CHROMIUM).
+// packages' dependencies and Vite), redis-server (on PATH, or PROBE_REDIS_SERVER) and Chromium
+// (/usr/bin/chromium, or PROBE_CHROMIUM).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   cpSync,
@@ -20,14 +22,14 @@ import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@probe/testkit';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, startRedis } from '@probe/testkit';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixture/', import.meta.url));
-const PACKAGES = ['protocol', 'server', 'client'];
+const PACKAGES = ['protocol', 'server', 'client', 'redis'];
 /** Installed from npm beside the tarballs: the Vite of apps/chat, the TypeScript of the repo. */
 const TOOLS = ['vite@8.3.8', 'typescript@6.0.3', '@types/node@^20.19.0'];
 const executablePath = CHROMIUM_PATH;
@@ -59,11 +61,12 @@ async function sh(
   command: string,
   args: string[],
   label = `${command} ${args.join(' ')}`,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<string> {
   try {
     const { stdout, stderr } = await run(command, args, {
       cwd: project,
-      env: cleanEnv(),
+      env: { ...cleanEnv(), ...env },
       maxBuffer: 64 * 1024 * 1024,
       timeout: 240_000,
     });
@@ -117,6 +120,7 @@ describe('installed from the packed tarballs', () => {
       const local = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'));
       expect(installed.version).toBe(local.version);
       expect(JSON.stringify(installed.dependencies ?? {})).not.toContain('workspace:');
+      expect(JSON.stringify(installed.peerDependencies ?? {})).not.toContain('workspace:');
     }
   });
 
@@ -126,6 +130,18 @@ describe('installed from the packed tarballs', () => {
 
   test('ESM: import gets the ESM build; a message goes both ways; the process exits', async () => {
     expect(await sh('node', ['round-trip.mjs'])).toContain('client got {"echo":{"from":"esm"}}');
+  });
+
+  test('two nodes share sessions through Redis: after node A closes, the client resumes on B', async () => {
+    const redis = await startRedis();
+    try {
+      const output = await sh('node', ['two-nodes.mjs'], 'node two-nodes.mjs', {
+        PROBE_REDIS_URL: redis.url,
+      });
+      expect(output).toContain('resumed on B after A closed');
+    } finally {
+      await redis.stop();
+    }
   });
 
   test('TypeScript: the declarations type-check in a browser project and in Node (ESM and CJS)', async () => {
@@ -148,12 +164,18 @@ describe('installed from the packed tarballs', () => {
     expect(bundle).not.toContain('__vite-browser-external');
     expect(bundle).not.toContain('ws does not work in the browser');
 
-    const echo = spawn(process.execPath, ['echo-server.mjs'], { cwd: project, env: cleanEnv() });
+    const web = await serveStatic(dist);
+    const { port: webPort } = web.address() as AddressInfo;
+    // The page comes from another origin than the WebSocket server's (another port): the server
+    // must be told to accept it, as any cross-origin deployment must.
+    const echo = spawn(process.execPath, ['echo-server.mjs'], {
+      cwd: project,
+      env: { ...cleanEnv(), PROBE_ALLOW_ORIGIN: `http://127.0.0.1:${webPort}` },
+    });
     children.push(echo);
     echo.stderr.on('data', (chunk) => process.stderr.write(chunk));
     const { port } = JSON.parse(await firstLine(echo)) as { port: number };
 
-    const web = await serveStatic(dist);
     const userDataDir = mkdtempSync(join(work, 'chromium-'));
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath,
@@ -164,7 +186,6 @@ describe('installed from the packed tarballs', () => {
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));
-      const { port: webPort } = web.address() as AddressInfo;
       await page.goto(`http://127.0.0.1:${webPort}/?ws=ws://127.0.0.1:${port}/`);
       await page.waitForFunction(() => document.title !== 'probe: pending', null, {
         timeout: 30_000,

@@ -15,6 +15,11 @@ export class Keys {
     return `${this.prefix}:{${id}}:q`;
   }
 
+  /** Counter of the session's resumes in the current minute. */
+  resumes(id: string): string {
+    return `${this.prefix}:{${id}}:r`;
+  }
+
   /** String: the close code of a session that ended recently. */
   ended(id: string): string {
     return `${this.prefix}:{${id}}:end`;

@@ -160,10 +160,17 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
     // Another node takes the session over without asking (as after a node froze).
     const loaded = await b.store.load(welcome.sessionId);
     if (!loaded || !('record' in loaded)) throw new Error('session not stored');
-    const epoch = await b.store.claim(welcome.sessionId, loaded.record.epoch, b.server.nodeId, {
+    const tokens = {
       tokenHash: loaded.record.tokenHash,
       pendingTokenHash: loaded.record.pendingTokenHash,
-    });
+    };
+    const epoch = await b.store.claim(
+      welcome.sessionId,
+      loaded.record.epoch,
+      b.server.nodeId,
+      tokens,
+      30,
+    );
     expect(epoch).toBe(loaded.record.epoch + 1);
     session.send('must not reach the client');
     const durable = session.durable();
@@ -171,6 +178,28 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
     expect((await raw.waitForClose()).code).toBe(CloseCode.SESSION_TAKEN_OVER);
     expect(reasons).toEqual(['moved']);
     expect(frames.filter((type) => type === FrameType.MESSAGE)).toEqual([]);
+  });
+
+  it('the resume limit holds across nodes: it is counted in Redis', async () => {
+    const c = await start(2, { maxResumesPerMinute: 3 });
+    const [a, b] = c.nodes as [TestNode, TestNode];
+    const first = await RawClient.connect(`ws://127.0.0.1:${a.port}/`);
+    first.sendFrame({ type: FrameType.HELLO, version: PROTOCOL_VERSION, auth: null, resume: null });
+    let welcome = (await first.nextFrame()) as WelcomeFrame;
+    first.terminate();
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const raw = await rawHello(i % 2 ? a.port : b.port, welcome);
+      const frame = await raw.nextFrame(5000);
+      if (frame.type === FrameType.WELCOME) {
+        welcome = { ...welcome, token: frame.token };
+        codes.push(0);
+        raw.terminate();
+      } else {
+        codes.push((await raw.waitForClose()).code);
+      }
+    }
+    expect(codes).toEqual([0, 0, 0, 1013, 1013, 1013]);
   });
 
   it('keys of ended and expired sessions disappear: the key count returns to its baseline', async () => {

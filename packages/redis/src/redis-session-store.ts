@@ -58,7 +58,7 @@ export interface RedisSessionStoreOptions {
 }
 
 type Commands = {
-  probeClaim(k1: string, k2: string, ...args: string[]): Promise<number>;
+  probeClaim(k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
   probeAppend(k1: string, k2: string, ...args: (string | Uint8Array)[]): Promise<number>;
   probeSync(k1: string, k2: string, ...args: string[]): Promise<number>;
   probeEnd(k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
@@ -113,7 +113,7 @@ export class RedisSessionStore implements SessionStore {
         maxRetriesPerRequest: 1,
         retryStrategy: (attempt) => Math.min(50 * attempt, 500),
       });
-    client.defineCommand('probeClaim', { numberOfKeys: 2, lua: CLAIM });
+    client.defineCommand('probeClaim', { numberOfKeys: 3, lua: CLAIM });
     client.defineCommand('probeAppend', { numberOfKeys: 2, lua: APPEND });
     client.defineCommand('probeSync', { numberOfKeys: 2, lua: SYNC });
     client.defineCommand('probeEnd', { numberOfKeys: 3, lua: END });
@@ -234,20 +234,24 @@ export class RedisSessionStore implements SessionStore {
     expectedEpoch: number,
     owner: string,
     tokens: { tokenHash: string | null; pendingTokenHash: string | null },
-  ): Promise<number | null> {
+    maxPerMinute: number,
+  ): Promise<number | 'conflict' | 'too-many'> {
     const keys = this.#keys;
     const epoch = await this.#op(() =>
       this.#client.probeClaim(
         keys.session(id),
         keys.frames(id),
+        keys.resumes(id),
         String(expectedEpoch),
         owner,
         tokens.tokenHash ?? '',
         tokens.pendingTokenHash ?? '',
         String(this.#ttlMs),
+        String(Number.isFinite(maxPerMinute) ? maxPerMinute : 2 ** 52),
       ),
     );
-    if (epoch <= 0) return null;
+    if (epoch === -2) return 'too-many';
+    if (epoch <= 0) return 'conflict';
     this.#owned.add(id);
     return epoch;
   }

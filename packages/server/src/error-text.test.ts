@@ -43,7 +43,10 @@ describe('what a refused client is told', () => {
       expect(hello.refused).toMatchObject({ code: CloseCode.UNAUTHORIZED, reason: 'unauthorized' });
       expect(hello.refused?.goodbye.reason).toBe('unauthorized');
       expect(s.errors).toHaveLength(1);
-      expect(s.errors[0]).toMatchObject({ code: 'unauthorized', closeCode: CloseCode.UNAUTHORIZED });
+      expect(s.errors[0]).toMatchObject({
+        code: 'unauthorized',
+        closeCode: CloseCode.UNAUTHORIZED,
+      });
       expect(s.errors[0]!.message).toContain(SECRET);
     });
   }
@@ -54,7 +57,10 @@ describe('what a refused client is told', () => {
     });
     const s = await start({ store });
     const hello = await tryHello(s.url);
-    expect(hello.refused).toMatchObject({ code: CloseCode.INTERNAL_ERROR, reason: 'internal error' });
+    expect(hello.refused).toMatchObject({
+      code: CloseCode.INTERNAL_ERROR,
+      reason: 'internal error',
+    });
     expect(s.errors.at(-1)).toMatchObject({ code: 'internal-error' });
     expect(s.errors.at(-1)!.message).toContain(SECRET);
   });
@@ -63,7 +69,9 @@ describe('what a refused client is told', () => {
     let failing = false;
     const store = new MemoryStore({
       fail: (step) =>
-        failing && step === 'load' ? new StoreError('unavailable', `no route to ${SECRET}`) : undefined,
+        failing && step === 'load'
+          ? new StoreError('unavailable', `no route to ${SECRET}`)
+          : undefined,
     });
     const s = await start({ store });
     const { raw, welcome } = await rawSession(s.url);

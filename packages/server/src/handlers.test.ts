@@ -115,7 +115,7 @@ describe('an application handler that throws', () => {
   });
 
   it("'suspend' on a probe timeout (from the timer wheel): reported; probing goes on", async () => {
-    const s = await start({ probeIntervalMs: 50, probeTimeoutMs: 50 });
+    const s = await start({ probeIntervalMs: 100, probeTimeoutMs: 300 });
     const { raw, welcome } = await open(s.url);
     const session = s.sessions[0]!;
     const reasons: string[] = [];

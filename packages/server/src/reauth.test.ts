@@ -101,7 +101,7 @@ describe('authorizeResume', () => {
 
 describe('maxSessionLifetimeMs', () => {
   it('resumes a younger session, and refuses an older one with 4011, ending it as expired', async () => {
-    const s = await start({ maxSessionLifetimeMs: 400 });
+    const s = await start({ maxSessionLifetimeMs: 500 });
     const first = await rawSession(s.url);
     const session = s.sessions[0]!;
     first.raw.terminate();
@@ -112,7 +112,7 @@ describe('maxSessionLifetimeMs', () => {
     await waitFor(() => session.state === 'suspended');
 
     const closed = closeReason(session);
-    await sleep(500);
+    await sleep(600);
     const old = await tryHello(s.url, resumeOf(young.welcome!));
     expect(old.refused?.code).toBe(CloseCode.SESSION_EXPIRED);
     expect(old.refused?.reason).toBe('session expired');

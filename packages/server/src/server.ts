@@ -145,6 +145,8 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
     });
     this.attach(http);
+    // This server serves upgrades only: the whole request is bounded like its headers.
+    http.requestTimeout = this.options.handshakeTimeoutMs;
     this.#ownsHttpServer = true;
     await this.ready();
     await new Promise<void>((resolve, reject) => {
@@ -160,17 +162,16 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
 
   /**
    * Handles upgrades of an existing HTTP server (only for `options.path` when set). An upgrade
-   * request that never completes is not covered by `handshakeTimeoutMs` (that starts once the
-   * WebSocket is open), so the server's header and request timeouts are lowered to it.
+   * request whose headers never complete is not covered by `handshakeTimeoutMs` (that starts
+   * once the WebSocket is open), so the server's `headersTimeout` is lowered to it. Only the
+   * headers: `requestTimeout` also bounds the bodies of the app's own requests, so it is left
+   * alone.
    */
   attach(server: HttpServer): void {
     this.#httpServer = server;
     const { handshakeTimeoutMs } = this.options;
     if (!server.headersTimeout || server.headersTimeout > handshakeTimeoutMs) {
       server.headersTimeout = handshakeTimeoutMs;
-    }
-    if (!server.requestTimeout || server.requestTimeout > handshakeTimeoutMs) {
-      server.requestTimeout = handshakeTimeoutMs;
     }
     server.on('upgrade', this.#onUpgrade);
     void this.ready().catch(this.#report);

@@ -47,6 +47,8 @@ const MEMORY_ID = /^[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}$/;
 export class SessionRegistry implements CoreHost {
   readonly local = new Map<string, SessionCore>();
   readonly memberships: Memberships;
+  /** New sessions being stored, counted against maxSessions until they are local. */
+  private opening = 0;
   private readonly facades = new WeakMap<SessionCore, Session>();
   private readonly ended = new EndedSessions();
   constructor(private readonly host: RegistryHost) {
@@ -95,7 +97,7 @@ export class SessionRegistry implements CoreHost {
   /** Opens a new session for `data` on `connection`. */
   async open(connection: Connection, data: unknown): Promise<void> {
     const { store, options } = this.host;
-    if (this.local.size >= options.maxSessions) {
+    if (this.local.size + this.opening >= options.maxSessions) {
       refuse(this, connection, 'server-full', CloseCode.TRY_AGAIN_LATER, 'server is full');
       return;
     }
@@ -118,8 +120,13 @@ export class SessionRegistry implements CoreHost {
       createdAt: Date.now(),
     };
     if (store !== null) {
-      // Stored before the welcome: a client never holds a session no node can resume.
-      if ((await this.storeStep(connection, () => store.create(record))) === false) return;
+      // Stored before the welcome: a client never holds a session no node can resume. The
+      // slot is held meanwhile, so concurrent hellos cannot pass maxSessions.
+      this.opening++;
+      const created = await this.storeStep(connection, () => store.create(record)).finally(() => {
+        this.opening--;
+      });
+      if (created === false) return;
       if (!connection.isWelcoming) {
         await store.end(id, record.epoch, CloseCode.SESSION_UNKNOWN).catch(() => {});
         return;
@@ -173,7 +180,8 @@ export class SessionRegistry implements CoreHost {
     }
     if (!connection.isWelcoming) return;
     const core = local ?? this.restore(loaded!, request, connection);
-    if (core.resumes.hit(this.now()) === false) {
+    // With a shared store the limit is counted in the store, across nodes, by the claim.
+    if (store === null && !core.resumes.hit(this.now())) {
       refuse(this, connection, 'resume-refused', CloseCode.TRY_AGAIN_LATER, 'too many resumes');
       return;
     }
@@ -190,11 +198,17 @@ export class SessionRegistry implements CoreHost {
     const token = randomToken();
     const tokens = { tokenHash: hashToken(request.token), pendingTokenHash: hashToken(token) };
     if (store !== null) {
+      const limit = this.options.maxResumesPerMinute;
       const epoch = await this.storeStep(connection, () =>
-        store.claim(id, core.record.epoch, this.host.nodeId, tokens),
+        store.claim(id, core.record.epoch, this.host.nodeId, tokens, limit),
       );
       if (epoch === false) return;
-      if (epoch === null) {
+      if (epoch === 'too-many') {
+        refuse(this, connection, 'resume-refused', CloseCode.TRY_AGAIN_LATER, 'too many resumes');
+        if (!local) this.discard(core);
+        return;
+      }
+      if (epoch === 'conflict') {
         refuse(
           this,
           connection,

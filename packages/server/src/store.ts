@@ -131,15 +131,18 @@ export interface SessionStore {
    */
   release(record: SessionRecord, timeoutMs: number): Promise<void>;
   /**
-   * Makes `owner` the owner if the session still has `expectedEpoch`, in one atomic step.
-   * @returns the new epoch, or null when another node changed the session meanwhile.
+   * Makes `owner` the owner if the session still has `expectedEpoch`, in one atomic step,
+   * counting the resume against `maxPerMinute` for the session across all nodes.
+   * @returns the new epoch; `'conflict'` when another node changed the session meanwhile;
+   * `'too-many'` when the session was resumed `maxPerMinute` times in the last minute.
    */
   claim(
     id: string,
     expectedEpoch: number,
     owner: string,
     tokens: { tokenHash: string | null; pendingTokenHash: string | null },
-  ): Promise<number | null>;
+    maxPerMinute: number,
+  ): Promise<number | 'conflict' | 'too-many'>;
   /**
    * Stores the server→client frame `seq` (fenced); the frame may go to the socket after. With
    * `cursor`, the frame is room entry `cursor.entryId` and the session's cursor of that room

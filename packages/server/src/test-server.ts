@@ -101,6 +101,7 @@ export async function tryHello(
 export class MemoryStore implements SessionStore {
   readonly sessions = new Map<string, { record: SessionRecord; frames: Map<number, Uint8Array> }>();
   readonly endedWith = new Map<string, number>();
+  private readonly resumes = new Map<string, number[]>();
 
   constructor(
     private readonly options: { delayMs?: number; fail?: (step: string) => Error | undefined } = {},
@@ -140,10 +141,16 @@ export class MemoryStore implements SessionStore {
     expectedEpoch: number,
     owner: string,
     tokens: { tokenHash: string | null; pendingTokenHash: string | null },
-  ): Promise<number | null> {
+    maxPerMinute: number,
+  ): Promise<number | 'conflict' | 'too-many'> {
     return this.step('claim', () => {
       const stored = this.sessions.get(id);
-      if (!stored || stored.record.epoch !== expectedEpoch) return null;
+      if (!stored || stored.record.epoch !== expectedEpoch) return 'conflict' as const;
+      const now = Date.now();
+      const recent = (this.resumes.get(id) ?? []).filter((at) => at > now - 60_000);
+      recent.push(now);
+      this.resumes.set(id, recent);
+      if (recent.length > maxPerMinute) return 'too-many' as const;
       Object.assign(stored.record, tokens, { owner, held: true, epoch: expectedEpoch + 1 });
       return stored.record.epoch;
     });

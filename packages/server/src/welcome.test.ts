@@ -34,13 +34,20 @@ const setups: [string, () => ProbeServerOptions][] = [
       },
     }),
   ],
-  ['a shared store that takes a few ms per step', () => ({ store: new MemoryStore({ delayMs: 3 }) })],
+  [
+    'a shared store that takes a few ms per step',
+    () => ({ store: new MemoryStore({ delayMs: 3 }) }),
+  ],
 ];
 
 describe("a new session's first message", () => {
   for (const [name, options] of setups) {
     it(`reaches the 'message' handler attached in 'session', sent the moment the welcome arrives (${name})`, async () => {
-      const s = await listeningServer({ probeIntervalMs: 60_000, probeTimeoutMs: 60_000, ...options() });
+      const s = await listeningServer({
+        probeIntervalMs: 60_000,
+        probeTimeoutMs: 60_000,
+        ...options(),
+      });
       server = s.server;
       const delivered = new Map<Session, unknown[]>();
       s.server.on('session', (session) => {
