@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Entry point for the README's two commands (`npm run demo`, `npm test`) and `npm run bench`.
 // It needs only Node 20 and npm: it finds or installs the pinned pnpm, installs the workspace,
-// then runs the task. Browser tests need Chromium; on Debian as root it is installed with apt.
+// then runs the task. Browser tests need Chromium, and the multi-node tests and benchmarks
+// need redis-server; on Debian as root both are installed with apt. The demo needs neither.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const pnpmVersion = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).packageManager.split(
@@ -49,18 +51,61 @@ function pnpm() {
   return ['npx', '--yes', `pnpm@${pnpmVersion}`];
 }
 
+let aptUpdated = false;
+
+/** Installs Debian packages with apt-get when running as root; false when that is not possible. */
+function aptInstall(purpose, ...packages) {
+  if (process.getuid?.() !== 0 || !ok('which', ['apt-get'])) return false;
+  console.log(`Installing ${packages.join(', ')} for ${purpose} (apt-get)…`);
+  if (!aptUpdated) {
+    run('apt-get', ['update', '-qq']);
+    aptUpdated = true;
+  }
+  run('apt-get', ['install', '-y', '-qq', ...packages], { DEBIAN_FRONTEND: 'noninteractive' });
+  return true;
+}
+
 function ensureChromium() {
   const path = process.env.PROBE_CHROMIUM ?? '/usr/bin/chromium';
   if (existsSync(path)) return;
-  const isRoot = process.getuid?.() === 0;
-  if (isRoot && ok('which', ['apt-get'])) {
-    console.log('Installing Chromium for the browser tests (apt-get)…');
-    run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', 'chromium'], { DEBIAN_FRONTEND: 'noninteractive' });
+  if (aptInstall('the browser tests', 'chromium')) return;
+  console.error(
+    `Chromium not found at ${path}. Install it (Debian: apt-get install chromium) or point PROBE_CHROMIUM at it.`,
+  );
+  process.exit(1);
+}
+
+function isExecutable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name) {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .some((dir) => dir && isExecutable(join(dir, name)));
+}
+
+/** The multi-node tests and benchmarks start their own redis-server processes on free ports. */
+function ensureRedis() {
+  const configured = process.env.PROBE_REDIS_SERVER;
+  if (configured) {
+    if (isExecutable(configured)) return;
+    console.error(`PROBE_REDIS_SERVER is ${configured}, which is not an executable file.`);
+    process.exit(1);
+  }
+  if (onPath('redis-server')) return;
+  if (aptInstall('the multi-node tests', 'redis-server') && onPath('redis-server')) {
+    // Debian's package may start a system-wide instance on port 6379; tests start their own.
+    spawnSync('service', ['redis-server', 'stop'], { stdio: 'ignore' });
     return;
   }
   console.error(
-    `Chromium not found at ${path}. Install it (Debian: apt-get install chromium) or point PROBE_CHROMIUM at it.`,
+    'redis-server not found. Install it (Debian: apt-get install redis-server) or point PROBE_REDIS_SERVER at it.',
   );
   process.exit(1);
 }
@@ -81,6 +126,7 @@ const [cmd, ...prefix] = pnpm();
 run(cmd, [...prefix, 'install']);
 if (task === 'test') {
   ensureChromium();
+  ensureRedis();
   // The storm and slowloris suites open thousands of sockets: raise the descriptor limit first.
   const raiseLimit =
     'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
@@ -91,6 +137,7 @@ if (task === 'test') {
   run(cmd, [...prefix, 'turbo', 'run', 'build', '--filter=@probe/chat...']);
   run(cmd, [...prefix, '--filter', '@probe/chat', 'start']);
 } else if (task === 'bench') {
+  ensureRedis();
   run(cmd, [...prefix, 'turbo', 'run', 'build', '--filter=@probe/bench...']);
   run(cmd, [...prefix, '--filter', '@probe/bench', 'bench', ...process.argv.slice(3)]);
 } else {

@@ -98,6 +98,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #owned = new Set<string>();
   readonly #waiting = new Map<number, () => void>();
   #nextRequest = 1;
+  /** When the last heartbeat was sent (not answered: the key's TTL starts after this). */
+  #lastBeat = Number.NEGATIVE_INFINITY;
 
   constructor(options: RedisSessionStoreOptions) {
     if ((options.url === undefined) === (options.client === undefined)) {
@@ -172,6 +174,17 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
+  leaseValid(): boolean {
+    // The liveness key lives three heartbeats from when it was last set; one heartbeat of
+    // margin covers a set that was slow to reach Redis.
+    return performance.now() - this.#lastBeat < this.#heartbeatMs * 2;
+  }
+
+  async verify(id: string, epoch: number): Promise<boolean> {
+    const current = await this.#op(() => this.#client.hget(this.#keys.session(id), 'ep'));
+    return current === String(epoch);
+  }
+
   async create(record: SessionRecord): Promise<void> {
     const key = this.#keys.session(record.id);
     await this.#op(() =>
@@ -212,14 +225,14 @@ export class RedisSessionStore implements SessionStore {
     const alive = await this.#op(() => this.#client.exists(this.#keys.node(record.owner)));
     if (!alive) return;
     const rid = this.#nextRequest++;
-    const released = new Promise<void>((resolve) => {
+    const released = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(rid);
-        resolve();
+        resolve(false);
       }, timeoutMs);
       this.#waiting.set(rid, () => {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       });
     });
     const request: Message = { op: 'release', id: record.id, from: node.id, rid };

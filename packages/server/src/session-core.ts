@@ -83,6 +83,13 @@ export class SessionCore implements ConnectionPeer, Timed {
   /** Shared store: highest inbound position acknowledged to the client on this connection. */
   private ackSent = 0;
   private syncing = false;
+  /**
+   * Shared store: highest client message handed to the application. Only this is stored as
+   * delivered (and so acknowledged): a message held back for an ownership check is not.
+   */
+  private emittedSeq = 0;
+  /** Shared store: client messages waiting for an ownership check, in order. */
+  private waiting: [seq: number, data: unknown][] = [];
   /** Shared store: the client confirmed its new token; the next sync stores it. */
   private tokenConfirmed = false;
   private syncAgain = false;
@@ -111,6 +118,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     const { record } = this;
     this.delivery.outbound.restore(record.ackedSeq, frames);
     this.delivery.inbound.lastSeq = record.inSeq;
+    this.emittedSeq = record.inSeq;
     this.storedSeq = record.outSeq;
   }
 
@@ -201,9 +209,48 @@ export class SessionCore implements ConnectionPeer, Timed {
       return;
     }
     if (!this.delivery.receive(seq)) return;
+    const store = this.host.store;
+    if (store !== null && (this.waiting.length > 0 || !store.leaseValid())) {
+      this.hold(store, seq, data);
+      return;
+    }
+    this.emit(seq, data);
+  }
+
+  private emit(seq: number, data: unknown): void {
+    this.emittedSeq = seq;
     if (this.delivery.inbound.ackDue) this.flushAck();
     else this.host.acks.add(this);
     this.events.message(data, seq, seq <= this.redeliverUpTo);
+  }
+
+  /**
+   * Shared store: this node's lease lapsed (its event loop stood still, or the process was
+   * frozen), so another node may own the session by now. Client messages wait until the
+   * store confirms the epoch; if another node took over, they are never handed to the
+   * application here (the client replays them to the new owner, which marks them).
+   */
+  private hold(store: SessionStore, seq: number, data: unknown): void {
+    this.waiting.push([seq, data]);
+    if (this.waiting.length > 1) return;
+    store.verify(this.id, this.record.epoch).then(
+      (owned) => {
+        const waiting = this.waiting;
+        this.waiting = [];
+        if (!owned) {
+          this.abandon();
+          return;
+        }
+        for (const [waitingSeq, waitingData] of waiting) {
+          if (this.state === 'closed') return;
+          this.emit(waitingSeq, waitingData);
+        }
+      },
+      (error: unknown) => {
+        this.waiting = [];
+        this.storeFailed(error);
+      },
+    );
   }
 
   acknowledge(seq: number): void {
@@ -241,7 +288,7 @@ export class SessionCore implements ConnectionPeer, Timed {
       return;
     }
     const { record, delivery } = this;
-    const inSeq = delivery.inbound.lastSeq;
+    const inSeq = this.emittedSeq;
     const ackedSeq = delivery.outbound.lastSeq - delivery.outbound.size;
     const changes = {
       ...(inSeq !== record.inSeq && { inSeq }),
@@ -325,7 +372,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     const store = this.host.store;
     if (store !== null) {
       // Whatever was delivered is stored now, so any node can take over without a doubt.
-      const inSeq = this.delivery.inbound.lastSeq;
+      const inSeq = this.emittedSeq;
       store.sync(this.id, this.record.epoch, { inSeq, held: false }).then(
         () => {
           this.record.inSeq = inSeq;
@@ -361,7 +408,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     const store = this.host.store;
     this.connection?.release(code, message);
     this.connection = null;
-    const inSeq = this.delivery.inbound.lastSeq;
+    const inSeq = this.emittedSeq;
     const epoch = this.record.epoch;
     try {
       await this.durable();

@@ -121,13 +121,22 @@ export interface SessionStore {
   open(node: StoreNode, options: { sessionTtlMs: number }): Promise<void>;
   /** Stops serving the node; sessions stay in the store. */
   detach(): Promise<void>;
+  /**
+   * True while this node's lease is certainly current: another node takes a session over from
+   * a node that does not answer only once that node's lease expired. A node whose lease may
+   * have lapsed (its process was frozen) checks ownership before handing a client message to
+   * the application.
+   */
+  leaseValid(): boolean;
+  /** True when session `id` still has `epoch` (this node still owns it). */
+  verify(id: string, epoch: number): Promise<boolean>;
   /** Stores a new session. */
   create(record: SessionRecord): Promise<void>;
   /** The session with its unacknowledged frames, how it ended, or null when unknown. */
   load(id: string): Promise<LoadedSession | EndedSession | null>;
   /**
    * Asks the owner of `record` to let go of it (see {@link StoreNode.release}); resolves when
-   * it did, when the owner is gone, or after `timeoutMs`.
+   * it did, or when the owner is gone: no answer within `timeoutMs`, and its lease expired.
    */
   release(record: SessionRecord, timeoutMs: number): Promise<void>;
   /**

@@ -113,6 +113,12 @@ export class MemoryStore implements SessionStore {
   detach(): Promise<void> {
     return this.step('detach', () => {});
   }
+  leaseValid(): boolean {
+    return true;
+  }
+  verify(id: string, epoch: number): Promise<boolean> {
+    return this.step('verify', () => this.sessions.get(id)?.record.epoch === epoch);
+  }
   create(record: SessionRecord): Promise<void> {
     return this.step('create', () => {
       this.sessions.set(record.id, { record: structuredClone(record), frames: new Map() });
