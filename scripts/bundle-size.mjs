@@ -9,15 +9,18 @@ import { build } from 'esbuild';
 
 /**
  * Whole bundle, @probe/client with every dependency, min+gzip. Set from the measured size
- * (18,187 B with esbuild 0.28, msgpackr 2.1.4 and target es2022) plus 3 % headroom: raise it on
- * purpose, in the same change that explains why the client grew.
+ * (19,827 B with esbuild 0.28, msgpackr 2.1.4 and target es2022) plus 3 % headroom: raise it on
+ * purpose, in the same change that explains why the client grew. It grew from 18,187 B when
+ * the decoder learned to refuse MessagePack extension types (a scan of every frame) and the
+ * client gained resync after a gap, a guarded emit, suspend(), close(code, reason), Blob
+ * frames and the shared Delivery core.
  */
-const TOTAL_BUDGET = 18_730;
+const TOTAL_BUDGET = 20_420;
 /** Probe's own code (client + protocol, dependencies left out), min+gzip: the product target. */
-// The product target is 4,096 B; the client measures 5,147 B (es2022), and the remaining bytes
+// The product target is 4,096 B; the client measures 6,859 B (es2022), and the remaining bytes
 // are behaviour it keeps (see packages/client/README.md, "Bundle size"). The budget holds the
 // line at today's size + 3 % so it cannot grow unnoticed while the gap is worked down.
-const OWN_BUDGET = 5_300;
+const OWN_BUDGET = 7_065;
 const OWN_TARGET = 4 * 1024;
 
 /** Probe's runtime dependencies: left out to measure Probe's own code. */

@@ -34,7 +34,7 @@ const semver = createRequire(realpathSync(join(root, 'node_modules/@changesets/c
 const BUMPS = ['patch', 'minor', 'major'];
 /** Everything a published tarball may hold besides package.json. */
 const ALLOWED =
-  /^(dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?|README\.md|PROTOCOL\.md|LICENSE|CHANGELOG\.md)$/;
+  /^(dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?|README\.md|PROTOCOL\.md|LICENSE|CHANGELOG\.md|vectors\/(frames|exchanges)\.json|vectors\/README\.md|bin\/probe-conformance\.mjs)$/;
 const REQUIRED = [
   'package.json',
   'README.md',

@@ -27,6 +27,7 @@ describe('every named close code', () => {
     ['HANDSHAKE_TIMEOUT', 4002, 'resume'],
     ['CONNECT_TIMEOUT', 4003, 'resume'],
     ['RESYNC', 4004, 'resume'],
+    ['SESSION_MOVED', 4005, 'resume'],
     ['SESSION_UNKNOWN', 4010, 'fresh-session'],
     ['SESSION_EXPIRED', 4011, 'fresh-session'],
     ['SERVER_RESTARTED', 4012, 'fresh-session'],

@@ -41,6 +41,11 @@ export const CloseCode = {
    * Retryable: the resume that follows replays what is missing.
    */
   RESYNC: 4004,
+  /**
+   * Shared store: the session moved to another node (or is moving). Retryable: the next
+   * connection resumes it wherever it lands.
+   */
+  SESSION_MOVED: 4005,
 
   /** Resume refused: the server does not know this session. */
   SESSION_UNKNOWN: 4010,

@@ -20,6 +20,7 @@ export const FIELDS = [
   'held',
   'ct',
   'rc',
+  'v',
 ];
 
 /** The record as hash field/value pairs; `data` as MessagePack (plain data only). */
@@ -43,6 +44,8 @@ export function encodeRecord(record: SessionRecord): (string | Buffer)[] {
     record.owner,
     'ep',
     String(record.epoch),
+    'v',
+    String(record.version),
     'held',
     record.held ? '1' : '0',
     'ct',
@@ -59,7 +62,7 @@ export function cursorsJson(cursors: Record<string, string>): string {
 
 /** The record from HMGET of {@link FIELDS}; null when the hash does not exist. */
 export function decodeRecord(id: string, values: (Buffer | null)[]): SessionRecord | null {
-  const [d, th, pth, inSeq, out, ack, rooms, own, ep, held, ct, rc] = values;
+  const [d, th, pth, inSeq, out, ack, rooms, own, ep, held, ct, rc, v] = values;
   if (!d || !ep) return null;
   const text = (value: Buffer | null | undefined) => value?.toString('utf8') ?? '';
   return {
@@ -73,6 +76,7 @@ export function decodeRecord(id: string, values: (Buffer | null)[]): SessionReco
     rooms: JSON.parse(text(rooms) || '[]') as string[],
     owner: text(own),
     epoch: Number(text(ep)),
+    version: Number(text(v) || '0'),
     held: text(held) === '1',
     createdAt: Number(text(ct)),
     roomCursors: parseCursors(text(rc)),

@@ -166,7 +166,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
     };
     const epoch = await b.store.claim(
       welcome.sessionId,
-      loaded.record.epoch,
+      { epoch: loaded.record.epoch, version: loaded.record.version },
       b.server.nodeId,
       tokens,
       30,
@@ -175,7 +175,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
     session.send('must not reach the client');
     const durable = session.durable();
     await expect(durable).rejects.toThrow();
-    expect((await raw.waitForClose()).code).toBe(CloseCode.SESSION_TAKEN_OVER);
+    expect((await raw.waitForClose()).code).toBe(CloseCode.SESSION_MOVED);
     expect(reasons).toEqual(['moved']);
     expect(frames.filter((type) => type === FrameType.MESSAGE)).toEqual([]);
   });

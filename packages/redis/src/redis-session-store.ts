@@ -100,6 +100,8 @@ export class RedisSessionStore implements SessionStore {
   #nextRequest = 1;
   /** When the last heartbeat was sent (not answered: the key's TTL starts after this). */
   #lastBeat = Number.NEGATIVE_INFINITY;
+  /** Changes each time the lease is taken up again after a lapse. */
+  #leaseNumber = 0;
 
   constructor(options: RedisSessionStoreOptions) {
     if ((options.url === undefined) === (options.client === undefined)) {
@@ -174,10 +176,10 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  leaseValid(): boolean {
+  lease(): number | null {
     // The liveness key lives three heartbeats from when it was last set; one heartbeat of
     // margin covers a set that was slow to reach Redis.
-    return performance.now() - this.#lastBeat < this.#heartbeatMs * 2;
+    return performance.now() - this.#lastBeat < this.#heartbeatMs * 2 ? this.#leaseNumber : null;
   }
 
   async verify(id: string, epoch: number): Promise<boolean> {
@@ -244,7 +246,7 @@ export class RedisSessionStore implements SessionStore {
 
   async claim(
     id: string,
-    expectedEpoch: number,
+    expected: { epoch: number; version: number | null },
     owner: string,
     tokens: { tokenHash: string | null; pendingTokenHash: string | null },
     maxPerMinute: number,
@@ -255,12 +257,13 @@ export class RedisSessionStore implements SessionStore {
         keys.session(id),
         keys.frames(id),
         keys.resumes(id),
-        String(expectedEpoch),
+        String(expected.epoch),
         owner,
         tokens.tokenHash ?? '',
         tokens.pendingTokenHash ?? '',
         String(this.#ttlMs),
         String(Number.isFinite(maxPerMinute) ? maxPerMinute : 2 ** 52),
+        expected.version === null ? '' : String(expected.version),
       ),
     );
     if (epoch === -2) return 'too-many';

@@ -7,21 +7,25 @@
 
 const FENCE = `if redis.call('HGET', KEYS[1], 'ep') ~= ARGV[1] then
   return redis.error_reply('FENCED')
-end`;
+end
+redis.call('HINCRBY', KEYS[1], 'v', 1)`;
 
 /**
  * KEYS[3] here is the session's resume counter. ARGV: expected epoch, owner, token hash,
- * pending token hash, ttl ms, resumes allowed per minute → the new epoch; 0 when the epoch
- * moved on; -1 when the session is gone; -2 when it was resumed too often this minute.
+ * pending token hash, ttl ms, resumes allowed per minute, expected version ('' for any) → the
+ * new epoch; 0 when the epoch or version moved on; -1 when the session is gone; -2 when it
+ * was resumed too often this minute.
  */
 export const CLAIM = `local ep = redis.call('HGET', KEYS[1], 'ep')
 if not ep then return -1 end
 if ep ~= ARGV[1] then return 0 end
+if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'v') ~= ARGV[7] then return 0 end
 local resumes = redis.call('INCR', KEYS[3])
 if resumes == 1 then redis.call('PEXPIRE', KEYS[3], 60000) end
 if resumes > tonumber(ARGV[6]) then return -2 end
 local epoch = tonumber(ep) + 1
 redis.call('HSET', KEYS[1], 'ep', epoch, 'own', ARGV[2], 'th', ARGV[3], 'pth', ARGV[4], 'held', 1)
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return epoch`;

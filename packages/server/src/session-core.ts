@@ -90,6 +90,8 @@ export class SessionCore implements ConnectionPeer, Timed {
   private emittedSeq = 0;
   /** Shared store: client messages waiting for an ownership check, in order. */
   private waiting: [seq: number, data: unknown][] = [];
+  /** Shared store: the lease under which ownership was last known (set on claim or check). */
+  checkedLease: number | null = null;
   /** Shared store: the client confirmed its new token; the next sync stores it. */
   private tokenConfirmed = false;
   private syncAgain = false;
@@ -210,7 +212,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     }
     if (!this.delivery.receive(seq)) return;
     const store = this.host.store;
-    if (store !== null && (this.waiting.length > 0 || !store.leaseValid())) {
+    if (store !== null && (this.waiting.length > 0 || store.lease() !== this.checkedLease)) {
       this.hold(store, seq, data);
       return;
     }
@@ -233,6 +235,7 @@ export class SessionCore implements ConnectionPeer, Timed {
   private hold(store: SessionStore, seq: number, data: unknown): void {
     this.waiting.push([seq, data]);
     if (this.waiting.length > 1) return;
+    const lease = store.lease();
     store.verify(this.id, this.record.epoch).then(
       (owned) => {
         const waiting = this.waiting;
@@ -241,6 +244,8 @@ export class SessionCore implements ConnectionPeer, Timed {
           this.abandon();
           return;
         }
+        // Owned under this lease: no more checks until the lease lapses again.
+        if (lease !== null) this.checkedLease = lease;
         for (const [waitingSeq, waitingData] of waiting) {
           if (this.state === 'closed') return;
           this.emit(waitingSeq, waitingData);
@@ -359,7 +364,8 @@ export class SessionCore implements ConnectionPeer, Timed {
       : closeCode !== undefined && !isRetryableClose(closeCode);
     if (final) this.end('protocol-error');
     else this.suspend(resync ? 'resync' : reason);
-    return final ? CloseCode.PROTOCOL_ERROR : closeCode;
+    // Only a gap past the bound changes the code: every other refusal keeps its own.
+    return resync && final ? CloseCode.PROTOCOL_ERROR : closeCode;
   }
 
   /** The connection is gone; keep the session for `sessionTtlMs`. */
@@ -371,9 +377,13 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.host.wheel.schedule(this, this.host.now() + this.host.options.sessionTtlMs);
     const store = this.host.store;
     if (store !== null) {
-      // Whatever was delivered is stored now, so any node can take over without a doubt.
+      // Whatever was delivered is stored now, so any node can take over without a doubt;
+      // so is a token the client confirmed (the old one must not work anywhere any more).
       const inSeq = this.emittedSeq;
-      store.sync(this.id, this.record.epoch, { inSeq, held: false }).then(
+      const { tokenHash, pendingTokenHash } = this.record;
+      const tokens = this.tokenConfirmed ? { tokenHash, pendingTokenHash } : {};
+      this.tokenConfirmed = false;
+      store.sync(this.id, this.record.epoch, { inSeq, held: false, ...tokens }).then(
         () => {
           this.record.inSeq = inSeq;
           this.record.held = false;
@@ -422,7 +432,7 @@ export class SessionCore implements ConnectionPeer, Timed {
 
   /** The store moved past this node's epoch: stop serving the session here at once. */
   abandon(): void {
-    this.leave('moved', CloseCode.SESSION_TAKEN_OVER, 'session moved to another node');
+    this.leave('moved', CloseCode.SESSION_MOVED, 'session moved to another node');
   }
 
   /** A store write failed: this node can no longer vouch for the session. */

@@ -36,6 +36,9 @@ export interface RegistryHost {
   reportError(error: unknown): void;
 }
 
+/** Loads and claims tried per resume before the client is told to try again (4005). */
+const MAX_CLAIM_ATTEMPTS = 3;
+
 /** In-memory ids: `<node id>.<random>`, so a restarted server can say the id is not its own. */
 const MEMORY_ID = /^[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}$/;
 
@@ -116,6 +119,7 @@ export class SessionRegistry implements CoreHost {
       roomCursors: {},
       owner: this.host.nodeId,
       epoch: 1,
+      version: 0,
       held: true,
       createdAt: Date.now(),
     };
@@ -140,6 +144,19 @@ export class SessionRegistry implements CoreHost {
 
   /** Resumes the session `request` names on `connection`, taking it over if need be. */
   async resume(connection: Connection, request: ResumeRequest): Promise<void> {
+    // A claim fails when the session changed between loading and claiming it (its owner
+    // wrote, or another node claimed it): load again and retry, a few times.
+    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
+      if ((await this.tryResume(connection, request)) !== 'changed') return;
+      if (!connection.isWelcoming) return;
+    }
+    refuse(this, connection, 'resume-refused', CloseCode.SESSION_MOVED, 'session is moving');
+  }
+
+  private async tryResume(
+    connection: Connection,
+    request: ResumeRequest,
+  ): Promise<'done' | 'changed'> {
     const { store } = this.host;
     const id = request.sessionId;
     let local = this.local.get(id);
@@ -147,21 +164,18 @@ export class SessionRegistry implements CoreHost {
     if (store === null) {
       if (!local) return this.refuseUnknown(connection, id, this.ended.get(id));
     } else {
-      const found = await this.storeStep(connection, () => store.load(id));
-      if (found === false) return;
-      if (found === null) return this.refuseUnknown(connection, id, undefined);
-      if ('endedWith' in found) return this.refuseUnknown(connection, id, found.endedWith);
+      const found = await this.load(connection, id);
+      if (found === null) return 'done';
       loaded = found;
     }
-    if (!connection.isWelcoming) return;
+    if (!connection.isWelcoming) return 'done';
     const record = loaded?.record ?? local!.record;
     if (!tokenAccepted(record, request.token)) {
       // The session itself is untouched: a wrong guess must not disturb its owner.
       refuse(this, connection, 'resume-refused', CloseCode.TOKEN_INVALID, 'invalid resume token');
-      return;
+      return 'done';
     }
-    const allowed = await this.allowed(connection, record);
-    if (!allowed) return;
+    if (!(await this.allowed(connection, record))) return 'done';
     if (store !== null && loaded !== null) {
       // A local copy whose epoch the store moved past is stale: this node was fenced.
       if (local && (local.record.epoch !== record.epoch || record.owner !== this.host.nodeId)) {
@@ -170,20 +184,17 @@ export class SessionRegistry implements CoreHost {
       }
       if (!local && record.held && record.owner !== this.host.nodeId) {
         await store.release(record, this.options.handoverTimeoutMs);
-        const again = await this.storeStep(connection, () => store.load(id));
-        if (again === false) return;
-        if (again === null || 'endedWith' in again) {
-          return this.refuseUnknown(connection, id, again?.endedWith);
-        }
+        const again = await this.load(connection, id);
+        if (again === null) return 'done';
         loaded = again;
       }
     }
-    if (!connection.isWelcoming) return;
+    if (!connection.isWelcoming) return 'done';
     const core = local ?? this.restore(loaded!, request, connection);
     // With a shared store the limit is counted in the store, across nodes, by the claim.
     if (store === null && !core.resumes.hit(this.now())) {
       refuse(this, connection, 'resume-refused', CloseCode.TRY_AGAIN_LATER, 'too many resumes');
-      return;
+      return 'done';
     }
     let replay: Uint8Array[];
     try {
@@ -193,40 +204,34 @@ export class SessionRegistry implements CoreHost {
       // Final for this client's state, which cannot be reconciled; the session is untouched.
       refuse(this, connection, 'bad-sequence', CloseCode.PROTOCOL_ERROR, error.message);
       if (!local) this.discard(core);
-      return;
+      return 'done';
     }
     const token = randomToken();
     const tokens = { tokenHash: hashToken(request.token), pendingTokenHash: hashToken(token) };
     if (store !== null) {
       const limit = this.options.maxResumesPerMinute;
+      // This node's own copy is ahead of the store, not behind it: only the epoch must match.
+      const expected = { epoch: core.record.epoch, version: local ? null : core.record.version };
       const epoch = await this.storeStep(connection, () =>
-        store.claim(id, core.record.epoch, this.host.nodeId, tokens, limit),
+        store.claim(id, expected, this.host.nodeId, tokens, limit),
       );
-      if (epoch === false) return;
-      if (epoch === 'too-many') {
+      if (epoch === false) return 'done';
+      if (epoch === 'too-many' || epoch === 'conflict') {
+        if (local) local.abandon();
+        else this.discard(core);
+        if (epoch === 'conflict') return 'changed';
         refuse(this, connection, 'resume-refused', CloseCode.TRY_AGAIN_LATER, 'too many resumes');
-        if (!local) this.discard(core);
-        return;
-      }
-      if (epoch === 'conflict') {
-        refuse(
-          this,
-          connection,
-          'resume-refused',
-          CloseCode.SESSION_TAKEN_OVER,
-          'session resumed elsewhere',
-        );
-        if (!local) this.discard(core);
-        return;
+        return 'done';
       }
       Object.assign(core.record, { epoch, owner: this.host.nodeId, held: true });
+      core.checkedLease = store.lease();
     }
     Object.assign(core.record, tokens);
     core.connection?.release(CloseCode.SESSION_TAKEN_OVER, 'session resumed on another connection');
     core.connection = null;
     if (!this.welcome(connection, core, token, true)) {
       if (core.state === 'open') core.suspend('closed');
-      return;
+      return 'done';
     }
     core.attach(connection, replay);
     if (!local) {
@@ -238,13 +243,24 @@ export class SessionRegistry implements CoreHost {
       replayedToClient: replay.length,
       replayedFromClient: request.sentSeq - core.delivery.inbound.lastSeq,
     });
+    return 'done';
+  }
+
+  /** The stored session, or null when the connection was refused (unknown, ended, store down). */
+  private async load(connection: Connection, id: string): Promise<LoadedSession | null> {
+    const store = this.host.store!;
+    const found = await this.storeStep(connection, () => store.load(id));
+    if (found === false) return null;
+    if (found === null || 'endedWith' in found) {
+      this.refuseUnknown(connection, id, found?.endedWith);
+      return null;
+    }
+    return found;
   }
 
   /** Another node takes a session over: let go of it here. */
   async release(id: string): Promise<void> {
-    await this.local
-      .get(id)
-      ?.release(CloseCode.SESSION_TAKEN_OVER, 'session moved to another node');
+    await this.local.get(id)?.release(CloseCode.SESSION_MOVED, 'session moved to another node');
   }
 
   /** Runs a store step; a store failure refuses the connection (retryable) and yields false. */
@@ -334,7 +350,7 @@ export class SessionRegistry implements CoreHost {
     this.memberships.forget(core);
   }
 
-  private refuseUnknown(connection: Connection, id: string, endedWith: number | undefined): void {
+  private refuseUnknown(connection: Connection, id: string, endedWith: number | undefined): 'done' {
     let code: number = CloseCode.SESSION_UNKNOWN;
     let message = 'unknown session';
     if (endedWith !== undefined && endsSession(endedWith)) {
@@ -353,6 +369,7 @@ export class SessionRegistry implements CoreHost {
       message = 'session belongs to a server instance that is gone';
     }
     refuse(this, connection, 'resume-refused', code, message);
+    return 'done';
   }
 
   /** Sends the welcome; false when the connection went away meanwhile. */

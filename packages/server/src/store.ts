@@ -33,6 +33,11 @@ export interface SessionRecord {
   /** Incremented on every change of owner; writes carry it, so a stale owner is fenced. */
   epoch: number;
   /**
+   * Incremented by every write of the owner. A node taking the session over claims it only if
+   * nothing was written since it loaded it, so it never continues from a stale copy.
+   */
+  version: number;
+  /**
    * True while the owner may have handed client messages past `inSeq` to the application
    * (it serves a connection). A node that takes over a held session from a node that did not
    * let go marks what the client replays up to its `sentSeq` as possibly redelivered.
@@ -122,12 +127,14 @@ export interface SessionStore {
   /** Stops serving the node; sessions stay in the store. */
   detach(): Promise<void>;
   /**
-   * True while this node's lease is certainly current: another node takes a session over from
-   * a node that does not answer only once that node's lease expired. A node whose lease may
-   * have lapsed (its process was frozen) checks ownership before handing a client message to
-   * the application.
+   * This node's lease: a number while it is certainly current, null when it may have lapsed.
+   * Another node takes a session over from a node that does not answer only once that node's
+   * lease expired, so a node whose lease lapsed (its process was frozen) must check ownership
+   * before handing a client message to the application. The number changes whenever the
+   * lease is taken up again after a lapse: what was checked under an older number is
+   * checked again.
    */
-  leaseValid(): boolean;
+  lease(): number | null;
   /** True when session `id` still has `epoch` (this node still owns it). */
   verify(id: string, epoch: number): Promise<boolean>;
   /** Stores a new session. */
@@ -140,14 +147,15 @@ export interface SessionStore {
    */
   release(record: SessionRecord, timeoutMs: number): Promise<void>;
   /**
-   * Makes `owner` the owner if the session still has `expectedEpoch`, in one atomic step,
-   * counting the resume against `maxPerMinute` for the session across all nodes.
-   * @returns the new epoch; `'conflict'` when another node changed the session meanwhile;
+   * Makes `owner` the owner if the session still has the expected epoch (and, unless null,
+   * version), in one atomic step, counting the resume against `maxPerMinute` for the session
+   * across all nodes.
+   * @returns the new epoch; `'conflict'` when the session changed meanwhile;
    * `'too-many'` when the session was resumed `maxPerMinute` times in the last minute.
    */
   claim(
     id: string,
-    expectedEpoch: number,
+    expected: { epoch: number; version: number | null },
     owner: string,
     tokens: { tokenHash: string | null; pendingTokenHash: string | null },
     maxPerMinute: number,

@@ -113,8 +113,8 @@ export class MemoryStore implements SessionStore {
   detach(): Promise<void> {
     return this.step('detach', () => {});
   }
-  leaseValid(): boolean {
-    return true;
+  lease(): number | null {
+    return 0;
   }
   verify(id: string, epoch: number): Promise<boolean> {
     return this.step('verify', () => this.sessions.get(id)?.record.epoch === epoch);
@@ -144,20 +144,22 @@ export class MemoryStore implements SessionStore {
   }
   claim(
     id: string,
-    expectedEpoch: number,
+    expected: { epoch: number; version: number | null },
     owner: string,
     tokens: { tokenHash: string | null; pendingTokenHash: string | null },
     maxPerMinute: number,
   ): Promise<number | 'conflict' | 'too-many'> {
     return this.step('claim', () => {
       const stored = this.sessions.get(id);
-      if (!stored || stored.record.epoch !== expectedEpoch) return 'conflict' as const;
+      const { epoch, version } = expected;
+      if (!stored || stored.record.epoch !== epoch) return 'conflict' as const;
+      if (version !== null && stored.record.version !== version) return 'conflict' as const;
       const now = Date.now();
       const recent = (this.resumes.get(id) ?? []).filter((at) => at > now - 60_000);
       recent.push(now);
       this.resumes.set(id, recent);
       if (recent.length > maxPerMinute) return 'too-many' as const;
-      Object.assign(stored.record, tokens, { owner, held: true, epoch: expectedEpoch + 1 });
+      Object.assign(stored.record, tokens, { owner, held: true, epoch: epoch + 1 });
       return stored.record.epoch;
     });
   }
@@ -166,11 +168,14 @@ export class MemoryStore implements SessionStore {
       const stored = this.owned(id, epoch);
       stored.frames.set(seq, frame);
       stored.record.outSeq = seq;
+      stored.record.version++;
     });
   }
   sync(id: string, epoch: number, changes: SessionChanges): Promise<void> {
     return this.step('sync', () => {
-      Object.assign(this.owned(id, epoch).record, changes);
+      const { record } = this.owned(id, epoch);
+      Object.assign(record, changes);
+      record.version++;
     });
   }
   end(id: string, epoch: number, closeCode: number): Promise<void> {

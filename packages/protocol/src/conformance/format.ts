@@ -10,7 +10,9 @@ export type NumberExpression = number | string | readonly (number | string)[];
 export interface ExchangeFile {
   readonly description?: string;
   /** Values the runner may override (`--param name=value`), with their defaults. */
-  readonly parameters?: Readonly<Record<string, { readonly default: number; readonly description?: string }>>;
+  readonly parameters?: Readonly<
+    Record<string, { readonly default: number; readonly description?: string }>
+  >;
   /** What each requirement name means for the server under test. */
   readonly requirements?: Readonly<Record<string, string>>;
   readonly exchanges: readonly Exchange[];
@@ -67,6 +69,11 @@ export interface SendZerosStep extends OnSocket {
 export interface ExpectStep extends Waiting {
   /** `type` and the fields to check; unlisted fields are not checked. */
   readonly expect: { readonly type: string; readonly [field: string]: Json };
+  /**
+   * Pass over frames of the expected type whose fields do not match, as well: for cumulative
+   * acks, which a server may split (`ack 2` then `ack 3`).
+   */
+  readonly untilMatch?: boolean;
   /** Variables to set from fields of the frame: `{ "variable": "field" }`. */
   readonly bind?: Readonly<Record<string, string>>;
 }

@@ -78,7 +78,9 @@ export function isFrameName(name: unknown): name is FrameName {
  */
 export function jsonToFrame(json: JsonFrame): Frame {
   const values: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(json)) values[key] = key === 'type' ? value : fromJson(value);
+  for (const [key, value] of Object.entries(json)) {
+    values[key] = key === 'type' ? value : fromJson(value);
+  }
   return buildFrame(values);
 }
 

@@ -4,7 +4,7 @@
  * matcher (`{"$ne": value}`, `{"$type": "string"}`) instead of a value.
  */
 import type { NumberExpression } from './format.js';
-import { bytesToHex, hexToBytes, type Json } from './json-frame.js';
+import { hexToBytes, type Json, toJson } from './json-frame.js';
 
 export type Variables = Map<string, unknown>;
 
@@ -109,8 +109,6 @@ export function equal(a: unknown, b: unknown): boolean {
 
 /** A short, readable form of a value for failure messages. */
 export function show(value: unknown): string {
-  const text = JSON.stringify(value, (_, item: unknown) =>
-    item instanceof Uint8Array ? { $bin: bytesToHex(item) } : item,
-  );
-  return text === undefined ? String(value) : text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  const text = JSON.stringify(toJson(value));
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
