@@ -229,3 +229,20 @@ describe('what a session keeps of its upgrade request', () => {
     raw.close();
   });
 });
+
+describe('refusals before the upgrade', () => {
+  it('are logged, and an allowOrigin that throws refuses instead of crashing', async () => {
+    const errors: unknown[] = [];
+    const s = await started({
+      allowOrigin: () => {
+        throw new Error('origin check broke');
+      },
+    });
+    s.server.on('error', (error) => errors.push(error));
+    await expect(
+      RawClient.connect(s.url, { headers: { origin: 'https://a.example' } }),
+    ).rejects.toThrow(/HTTP 403/);
+    expect(errors).toEqual([expect.objectContaining({ message: 'origin check broke' })]);
+    expect(s.errors.at(-1)).toMatchObject({ code: 'forbidden-origin', closeCode: 4504 });
+  });
+});

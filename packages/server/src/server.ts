@@ -324,10 +324,51 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   }
 
   #admit(request: IncomingMessage): readonly [number, string] | null {
-    if (!originAllowed(this.options.allowOrigin, request)) return [403, 'Forbidden'];
-    const address = request.socket.remoteAddress;
-    if (!this.#addresses.hasRoom(address, this.options.maxConnectionsPerAddress)) {
-      return [429, 'Too Many Requests'];
+    const remoteAddress = request.socket.remoteAddress;
+    const refuse = (
+      status: number,
+      text: string,
+      code: string,
+      closeCode: number,
+      message: string,
+    ) => {
+      const info: ConnectionErrorInfo = {
+        code,
+        closeCode,
+        message,
+        remoteAddress,
+        sessionId: undefined,
+      };
+      emitGuarded(this, this.#report, 'connection-error', info);
+      return [status, text] as const;
+    };
+    let allowed: boolean;
+    try {
+      allowed = originAllowed(this.options.allowOrigin, request);
+    } catch (error) {
+      // A throwing allowOrigin refuses: an error in the check must not let anyone in.
+      this.#report(error);
+      allowed = false;
+    }
+    if (!allowed) {
+      const origin = String(request.headers.origin);
+      return refuse(
+        403,
+        'Forbidden',
+        'forbidden-origin',
+        CloseCode.FORBIDDEN_ORIGIN,
+        `origin ${origin} not allowed`,
+      );
+    }
+    if (!this.#addresses.hasRoom(remoteAddress, this.options.maxConnectionsPerAddress)) {
+      const message = `more than ${this.options.maxConnectionsPerAddress} connections from ${remoteAddress}`;
+      return refuse(
+        429,
+        'Too Many Requests',
+        'too-many-connections',
+        CloseCode.TRY_AGAIN_LATER,
+        message,
+      );
     }
     return null;
   }
