@@ -221,27 +221,38 @@ export class RedisSessionStore implements SessionStore {
     return { record, frames: list.map((frame) => new Uint8Array(frame)) };
   }
 
-  async release(record: SessionRecord, timeoutMs: number): Promise<void> {
+  async release(record: SessionRecord, timeoutMs: number): Promise<boolean> {
     const node = this.#node;
-    if (!node) return;
-    const alive = await this.#op(() => this.#client.exists(this.#keys.node(record.owner)));
-    if (!alive) return;
+    if (!node) return false;
+    const ownerKey = this.#keys.node(record.owner);
+    if (!(await this.#op(() => this.#client.exists(ownerKey)))) return true;
     const rid = this.#nextRequest++;
-    const released = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(rid);
-        resolve(false);
-      }, timeoutMs);
-      this.#waiting.set(rid, () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
+    let answered = false;
+    this.#waiting.set(rid, () => {
+      answered = true;
     });
-    const request: Message = { op: 'release', id: record.id, from: node.id, rid };
-    await this.#op(() =>
-      this.#client.publish(this.#keys.channel(record.owner), JSON.stringify(request)),
-    );
-    await released;
+    try {
+      const request: Message = { op: 'release', id: record.id, from: node.id, rid };
+      await this.#op(() =>
+        this.#client.publish(this.#keys.channel(record.owner), JSON.stringify(request)),
+      );
+      // A live owner answers within timeoutMs. After that, an owner whose lease expired is
+      // gone; one whose lease is still current may still hand messages to its application,
+      // so it is waited for (its answer still counts) until its lease would have run out.
+      const start = performance.now();
+      const deadline = start + timeoutMs + this.#heartbeatMs * 3;
+      const step = Math.max(5, Math.min(50, this.#heartbeatMs / 4));
+      while (!answered && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, step));
+        if (answered) break;
+        if (performance.now() - start >= timeoutMs) {
+          if (!(await this.#op(() => this.#client.exists(ownerKey)))) return true;
+        }
+      }
+      return answered;
+    } finally {
+      this.#waiting.delete(rid);
+    }
   }
 
   async claim(
@@ -487,7 +498,6 @@ export class RedisSessionStore implements SessionStore {
     }
     if (message.op === 'released') {
       this.#waiting.get(message.rid)?.();
-      this.#waiting.delete(message.rid);
       return;
     }
     const node = this.#node;

@@ -212,7 +212,8 @@ export class SessionCore implements ConnectionPeer, Timed {
     }
     if (!this.delivery.receive(seq)) return;
     const store = this.host.store;
-    if (store !== null && (this.waiting.length > 0 || store.lease() !== this.checkedLease)) {
+    const lease = store?.lease();
+    if (store && (this.waiting.length > 0 || lease === null || lease !== this.checkedLease)) {
       this.hold(store, seq, data);
       return;
     }

@@ -183,7 +183,12 @@ export class SessionRegistry implements CoreHost {
         local = undefined;
       }
       if (!local && record.held && record.owner !== this.host.nodeId) {
-        await store.release(record, this.options.handoverTimeoutMs);
+        if (!(await store.release(record, this.options.handoverTimeoutMs))) {
+          // Its owner is alive but silent: the client tries again shortly (retryable).
+          const message = 'session is still held by a node that did not let go';
+          refuse(this, connection, 'resume-refused', CloseCode.SESSION_MOVED, message);
+          return 'done';
+        }
         const again = await this.load(connection, id);
         if (again === null) return 'done';
         loaded = again;

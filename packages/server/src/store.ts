@@ -142,10 +142,13 @@ export interface SessionStore {
   /** The session with its unacknowledged frames, how it ended, or null when unknown. */
   load(id: string): Promise<LoadedSession | EndedSession | null>;
   /**
-   * Asks the owner of `record` to let go of it (see {@link StoreNode.release}); resolves when
-   * it did, or when the owner is gone: no answer within `timeoutMs`, and its lease expired.
+   * Asks the owner of `record` to let go of it (see {@link StoreNode.release}).
+   * @returns true when the session may be taken over: the owner let go, or it is gone (no
+   * answer within `timeoutMs`, and its lease expired). False when the owner still holds a
+   * current lease but did not answer: it may still hand client messages to its application,
+   * so taking over now could deliver one twice unmarked.
    */
-  release(record: SessionRecord, timeoutMs: number): Promise<void>;
+  release(record: SessionRecord, timeoutMs: number): Promise<boolean>;
   /**
    * Makes `owner` the owner if the session still has the expected epoch (and, unless null,
    * version), in one atomic step, counting the resume against `maxPerMinute` for the session

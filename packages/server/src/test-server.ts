@@ -139,8 +139,8 @@ export class MemoryStore implements SessionStore {
       return { record: structuredClone(record), frames: unacked };
     });
   }
-  release(): Promise<void> {
-    return this.step('release', () => {});
+  release(): Promise<boolean> {
+    return this.step('release', () => true);
   }
   claim(
     id: string,
