@@ -21,6 +21,7 @@ export const FIELDS = [
   'ct',
   'rc',
   'v',
+  'rd',
 ];
 
 /** The record as hash field/value pairs; `data` as MessagePack (plain data only). */
@@ -46,6 +47,8 @@ export function encodeRecord(record: SessionRecord): (string | Buffer)[] {
     String(record.epoch),
     'v',
     String(record.version),
+    'rd',
+    String(record.redeliverUpTo),
     'held',
     record.held ? '1' : '0',
     'ct',
@@ -62,7 +65,7 @@ export function cursorsJson(cursors: Record<string, string>): string {
 
 /** The record from HMGET of {@link FIELDS}; null when the hash does not exist. */
 export function decodeRecord(id: string, values: (Buffer | null)[]): SessionRecord | null {
-  const [d, th, pth, inSeq, out, ack, rooms, own, ep, held, ct, rc, v] = values;
+  const [d, th, pth, inSeq, out, ack, rooms, own, ep, held, ct, rc, v, rd] = values;
   if (!d || !ep) return null;
   const text = (value: Buffer | null | undefined) => value?.toString('utf8') ?? '';
   return {
@@ -77,6 +80,7 @@ export function decodeRecord(id: string, values: (Buffer | null)[]): SessionReco
     owner: text(own),
     epoch: Number(text(ep)),
     version: Number(text(v) || '0'),
+    redeliverUpTo: Number(text(rd) || '0'),
     held: text(held) === '1',
     createdAt: Number(text(ct)),
     roomCursors: parseCursors(text(rc)),

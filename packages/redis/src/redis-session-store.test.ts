@@ -163,6 +163,7 @@ describe('RedisSessionStore: sessions shared by several nodes', () => {
     const tokens = {
       tokenHash: loaded.record.tokenHash,
       pendingTokenHash: loaded.record.pendingTokenHash,
+      redeliverUpTo: 0,
     };
     const epoch = await b.store.claim(
       welcome.sessionId,

@@ -259,7 +259,7 @@ export class RedisSessionStore implements SessionStore {
     id: string,
     expected: { epoch: number; version: number | null },
     owner: string,
-    tokens: { tokenHash: string | null; pendingTokenHash: string | null },
+    tokens: { tokenHash: string | null; pendingTokenHash: string | null; redeliverUpTo: number },
     maxPerMinute: number,
   ): Promise<number | 'conflict' | 'too-many'> {
     const keys = this.#keys;
@@ -275,6 +275,7 @@ export class RedisSessionStore implements SessionStore {
         String(this.#ttlMs),
         String(Number.isFinite(maxPerMinute) ? maxPerMinute : 2 ** 52),
         expected.version === null ? '' : String(expected.version),
+        String(tokens.redeliverUpTo),
       ),
     );
     if (epoch === -2) return 'too-many';
@@ -474,9 +475,15 @@ export class RedisSessionStore implements SessionStore {
   async #beat(): Promise<void> {
     const node = this.#node;
     if (!node) return;
+    const sentAt = performance.now();
+    // Sent after a lapse: sessions may have been taken over meanwhile, so this is a new lease
+    // and whatever was checked under the old one is checked again.
+    const lapsed = this.lease() === null;
     await this.#op(() =>
       this.#client.set(this.#keys.node(node.id), '1', 'PX', this.#heartbeatMs * 3),
     );
+    if (lapsed) this.#leaseNumber++;
+    this.#lastBeat = Math.max(this.#lastBeat, sentAt);
   }
 
   async #refresh(): Promise<void> {

@@ -12,7 +12,8 @@ redis.call('HINCRBY', KEYS[1], 'v', 1)`;
 
 /**
  * KEYS[3] here is the session's resume counter. ARGV: expected epoch, owner, token hash,
- * pending token hash, ttl ms, resumes allowed per minute, expected version ('' for any) → the
+ * pending token hash, ttl ms, resumes allowed per minute, expected version ('' for any), the
+ * redelivery mark bound → the
  * new epoch; 0 when the epoch or version moved on; -1 when the session is gone; -2 when it
  * was resumed too often this minute.
  */
@@ -24,7 +25,7 @@ local resumes = redis.call('INCR', KEYS[3])
 if resumes == 1 then redis.call('PEXPIRE', KEYS[3], 60000) end
 if resumes > tonumber(ARGV[6]) then return -2 end
 local epoch = tonumber(ep) + 1
-redis.call('HSET', KEYS[1], 'ep', epoch, 'own', ARGV[2], 'th', ARGV[3], 'pth', ARGV[4], 'held', 1)
+redis.call('HSET', KEYS[1], 'ep', epoch, 'own', ARGV[2], 'th', ARGV[3], 'pth', ARGV[4], 'held', 1, 'rd', ARGV[8])
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])

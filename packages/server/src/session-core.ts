@@ -220,6 +220,17 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.emit(seq, data);
   }
 
+  /**
+   * Forgets client messages still waiting for an ownership check: they were neither handed to
+   * the application nor acknowledged, so the position goes back and the client replays them
+   * to whichever node serves the session next (this one included).
+   */
+  private dropWaiting(): void {
+    if (this.waiting.length === 0) return;
+    this.waiting = [];
+    this.delivery.inbound.lastSeq = this.emittedSeq;
+  }
+
   private emit(seq: number, data: unknown): void {
     this.emittedSeq = seq;
     if (this.delivery.inbound.ackDue) this.flushAck();
@@ -237,8 +248,11 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.waiting.push([seq, data]);
     if (this.waiting.length > 1) return;
     const lease = store.lease();
+    const batch = this.waiting;
     store.verify(this.id, this.record.epoch).then(
       (owned) => {
+        // Dropped meanwhile (the connection went away): the client replays them.
+        if (this.waiting !== batch) return;
         const waiting = this.waiting;
         this.waiting = [];
         if (!owned) {
@@ -253,7 +267,8 @@ export class SessionCore implements ConnectionPeer, Timed {
         }
       },
       (error: unknown) => {
-        this.waiting = [];
+        if (this.waiting !== batch) return;
+        this.dropWaiting();
         this.storeFailed(error);
       },
     );
@@ -373,6 +388,7 @@ export class SessionCore implements ConnectionPeer, Timed {
   suspend(reason: SuspendReason): void {
     if (this.state !== 'open') return;
     this.connection = null;
+    this.dropWaiting();
     this.state = 'suspended';
     this.host.acks.delete(this);
     this.host.wheel.schedule(this, this.host.now() + this.host.options.sessionTtlMs);
@@ -419,6 +435,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     const store = this.host.store;
     this.connection?.release(code, message);
     this.connection = null;
+    this.dropWaiting();
     const inSeq = this.emittedSeq;
     const epoch = this.record.epoch;
     try {
@@ -451,6 +468,7 @@ export class SessionCore implements ConnectionPeer, Timed {
   private leave(reason: CloseReason, code: number | null, message: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.dropWaiting();
     this.host.wheel.cancel(this);
     this.host.acks.delete(this);
     const connection = this.connection;

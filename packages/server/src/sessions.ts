@@ -120,6 +120,7 @@ export class SessionRegistry implements CoreHost {
       owner: this.host.nodeId,
       epoch: 1,
       version: 0,
+      redeliverUpTo: 0,
       held: true,
       createdAt: Date.now(),
     };
@@ -137,6 +138,8 @@ export class SessionRegistry implements CoreHost {
       }
     }
     const core = this.adopt(record, connection);
+    // Just stored under this node's lease: owned without a check.
+    if (store !== null) core.checkedLease = store.lease();
     if (!this.welcome(connection, core, token, false)) return;
     core.attach(connection, null);
     this.host.opened(this.facades.get(core)!, { moved: false });
@@ -214,11 +217,12 @@ export class SessionRegistry implements CoreHost {
     const token = randomToken();
     const tokens = { tokenHash: hashToken(request.token), pendingTokenHash: hashToken(token) };
     if (store !== null) {
+      const claimed = { ...tokens, redeliverUpTo: core.redeliverUpTo };
       const limit = this.options.maxResumesPerMinute;
       // This node's own copy is ahead of the store, not behind it: only the epoch must match.
       const expected = { epoch: core.record.epoch, version: local ? null : core.record.version };
       const epoch = await this.storeStep(connection, () =>
-        store.claim(id, expected, this.host.nodeId, tokens, limit),
+        store.claim(id, expected, this.host.nodeId, claimed, limit),
       );
       if (epoch === false) return 'done';
       if (epoch === 'too-many' || epoch === 'conflict') {
@@ -228,7 +232,12 @@ export class SessionRegistry implements CoreHost {
         refuse(this, connection, 'resume-refused', CloseCode.TRY_AGAIN_LATER, 'too many resumes');
         return 'done';
       }
-      Object.assign(core.record, { epoch, owner: this.host.nodeId, held: true });
+      Object.assign(core.record, {
+        epoch,
+        owner: this.host.nodeId,
+        held: true,
+        redeliverUpTo: core.redeliverUpTo,
+      });
       core.checkedLease = store.lease();
     }
     Object.assign(core.record, tokens);
@@ -322,8 +331,10 @@ export class SessionRegistry implements CoreHost {
     const core = this.adopt(loaded.record, connection);
     core.restore(loaded.frames);
     // The previous owner did not let go: it may have delivered client messages it never
-    // stored. Those the client now replays (up to what it had sent) are marked.
-    if (loaded.record.held) core.redeliverUpTo = request.sentSeq;
+    // stored. Those the client now replays (up to what it had sent) are marked, and so are
+    // any an earlier takeover marked that were not delivered since.
+    const { held, redeliverUpTo } = loaded.record;
+    core.redeliverUpTo = held ? Math.max(redeliverUpTo, request.sentSeq) : redeliverUpTo;
     return core;
   }
 

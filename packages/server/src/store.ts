@@ -43,6 +43,12 @@ export interface SessionRecord {
    * let go marks what the client replays up to its `sentSeq` as possibly redelivered.
    */
   held: boolean;
+  /**
+   * Client messages up to this sequence number may already have reached the application on a
+   * node that was taken over without letting go: whoever delivers them marks them
+   * `redelivered`. Kept in the record, so the mark survives further moves.
+   */
+  redeliverUpTo: number;
   /** Milliseconds since the epoch when the session was created. */
   createdAt: number;
 }
@@ -160,7 +166,7 @@ export interface SessionStore {
     id: string,
     expected: { epoch: number; version: number | null },
     owner: string,
-    tokens: { tokenHash: string | null; pendingTokenHash: string | null },
+    tokens: { tokenHash: string | null; pendingTokenHash: string | null; redeliverUpTo: number },
     maxPerMinute: number,
   ): Promise<number | 'conflict' | 'too-many'>;
   /**

@@ -146,7 +146,7 @@ export class MemoryStore implements SessionStore {
     id: string,
     expected: { epoch: number; version: number | null },
     owner: string,
-    tokens: { tokenHash: string | null; pendingTokenHash: string | null },
+    tokens: { tokenHash: string | null; pendingTokenHash: string | null; redeliverUpTo: number },
     maxPerMinute: number,
   ): Promise<number | 'conflict' | 'too-many'> {
     return this.step('claim', () => {
