@@ -251,7 +251,10 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     const delivery = this.#delivery;
     const welcomed = this.#welcomed;
     if (frame.type === FrameType.GOODBYE) {
+      // The server's last frame: act on its code now rather than wait for a close that a
+      // broken or hostile server may never send.
       this.#goodbye = frame;
+      this.#drop(frame.code, frame.reason, true);
     } else if ((frame.type === FrameType.WELCOME) === welcomed) {
       // A second welcome, or anything else before the first.
       throw new ProtocolError(
@@ -281,6 +284,10 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     const resumed = welcome.resumed && sessionId === this.sessionId;
     if (!resumed && this.sessionId !== null) this.#loseSession(CloseCode.SESSION_UNKNOWN);
     const replayedFromServer = sentSeq - delivery.inbound.lastSeq;
+    // Messages only queued were never written to any connection: no server has them.
+    if (lastSeq > (resumed ? this.#writtenSeq : 0)) {
+      throw new ProtocolError('bad-sequence', `welcome acknowledges ${lastSeq}, never written`);
+    }
     // Throws when the server claims messages never sent or forgets some already delivered.
     const replay = delivery.resume(lastSeq, sentSeq);
     this.sessionId = sessionId;
