@@ -54,7 +54,10 @@ export class Memberships {
         roomCursors: { ...core.record.roomCursors },
       });
     } catch (error) {
-      this.host.reportError(error);
+      // Not in effect: the caller learns it (the join rejects) and the session is not indexed.
+      this.rooms.leave(room, core);
+      delete core.record.roomCursors[room];
+      throw error;
     }
   }
 

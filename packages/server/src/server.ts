@@ -37,7 +37,8 @@ export interface ServerStats {
 
 /** Named groups of sessions, for `broadcast({ room })`. */
 export interface ServerRooms<S> {
-  join(room: string, session: S): void;
+  /** Same as `session.join(room)`: resolves once the membership is in effect. */
+  join(room: string, session: S): Promise<void>;
   leave(room: string, session: S): void;
   /** Members this node serves. */
   members(room: string): S[];

@@ -133,6 +133,7 @@ export class Session<Data = unknown, In = unknown, Out = unknown> extends EventE
    * Joins `room` for `server.broadcast(data, { room })`. Membership is part of the session:
    * with a shared store it moves with the session to any node. Resolves once the membership
    * is in effect (at once without a shared store); messages broadcast after that reach it.
+   * Rejects when the shared store could not record it (the session is then not a member).
    */
   join(room: string): Promise<void> {
     this.#assertOpen();
