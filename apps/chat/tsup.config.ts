@@ -1,8 +1,9 @@
 import { defineConfig } from 'tsup';
 
-// The chat server, for Node. Dependencies (@probe/server) stay imports, resolved at run time.
+// The chat server and the cluster launcher, for Node. Dependencies (@probe/server,
+// @probe/redis, ioredis) stay imports, resolved at run time.
 export default defineConfig({
-  entry: { index: 'src/server/index.ts' },
+  entry: { index: 'src/server/index.ts', cluster: 'src/server/cluster-main.ts' },
   outDir: 'dist/server',
   format: ['esm'],
   platform: 'node',

@@ -12,6 +12,7 @@ export default defineConfig({
       '@probe/server': src('server'),
       '@probe/client': src('client'),
       '@probe/testkit': src('testkit'),
+      '@probe/redis': src('redis'),
     },
   },
   test: { name: 'chat' },

@@ -46,6 +46,8 @@ describe('rooms', () => {
 
     ada.send({ type: 'say', room: 'general', cid: 'a1', text: ' hello general ' });
     cy.send({ type: 'say', room: 'random', cid: 'c1', text: 'hello random' });
+    // Two clients, two connections: bob answers once ada's line is there.
+    await ada.next('message');
     bob.send({ type: 'say', room: 'general', cid: 'b1', text: 'hi ada' });
 
     await waitFor(() => ada.texts('general').length === 2 && bob.texts('general').length === 2);

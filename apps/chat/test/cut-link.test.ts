@@ -66,7 +66,8 @@ describe('CutLink', () => {
     }
     // Nothing from ada gets through while cut, and nothing reaches her.
     expect(bob.texts('general').filter((t) => t.startsWith('a'))).toEqual(['a0']);
-    await waitFor(() => suspends.length > 0, { timeoutMs: 3000 });
+    // Within a probe interval and timeout (0.4 s); generous for a machine running other tests.
+    await waitFor(() => suspends.length > 0, { timeoutMs: 10_000 });
     expect(suspends).toEqual(['probe-timeout']);
 
     const resumed = new Promise<{ replayedToServer: number }>((resolve) =>

@@ -57,7 +57,9 @@ export interface ChatHarness {
 }
 
 /** A chat server on 127.0.0.1 (any free port) with fast probes. Close it in afterEach. */
-export async function startChatHarness(options: ChatServerOptions = {}): Promise<ChatHarness> {
+export async function startChatHarness(
+  options: Omit<ChatServerOptions, 'redisUrl'> = {},
+): Promise<ChatHarness> {
   const server = await startChatServer({
     port: 0,
     host: '127.0.0.1',

@@ -6,7 +6,9 @@ import { ProbeServer } from '@probe/server';
 import type { ServerMessage } from '../shared/messages.js';
 import { authenticateChat, type ChatUser } from './auth.js';
 import { Chat, type ChatOptions, type ChatProbeServer } from './chat.js';
+import type { ChatRedis } from './chat-redis.js';
 import { checkRateLimit } from './rate-limit.js';
+import { SharedChat } from './shared-chat.js';
 import { serveStatic } from './static.js';
 
 /** WebSocket path of the Probe server; the web client connects to it on its own origin. */
@@ -18,6 +20,22 @@ export const PROBE_PATH = '/probe';
  */
 export const DEMO_PROBE = { probeIntervalMs: 2000, probeTimeoutMs: 2000, sessionTtlMs: 120_000 };
 
+/**
+ * Cluster settings: a node says it is alive every 300 ms, so a killed node's sessions are
+ * taken over after about 1 s (three missed heartbeats) instead of 3 s, and a node taking a
+ * session over waits at most 1 s for the previous one to let go. Client messages are
+ * acknowledged within 200 ms (default 20 ms): a node killed just after it stored a line has
+ * then usually not acknowledged it yet, so the demo shows the next node receiving it again,
+ * marked `redelivered`, and storing it once. Presence entries are refreshed every 2 s (see
+ * `SharedChatOptions.presenceRefreshMs`).
+ */
+export const DEMO_CLUSTER = {
+  heartbeatMs: 300,
+  handoverTimeoutMs: 1000,
+  ackDelayMs: 200,
+  presenceRefreshMs: 2000,
+};
+
 export interface ChatServerOptions extends ChatOptions {
   /** @default 3000; 0 picks a free port. */
   port?: number;
@@ -27,33 +45,115 @@ export interface ChatServerOptions extends ChatOptions {
   webRoot?: string;
   /** Probe settings; see {@link DEMO_PROBE}. */
   probe?: Partial<typeof DEMO_PROBE>;
+  /**
+   * A Redis URL: run as one node of a cluster. Sessions (`RedisSessionStore`), history and
+   * presence are shared with every node using the same Redis; without it everything is in
+   * this process's memory.
+   */
+  redisUrl?: string | undefined;
+  /** Cluster: the name the page shows ("node A"). @default the start of the node id */
+  nodeName?: string | undefined;
+  /** Cluster: heartbeat, handover and acknowledgement settings; see {@link DEMO_CLUSTER}. */
+  cluster?: Partial<typeof DEMO_CLUSTER>;
+  /**
+   * Cluster: called when a page presses "Restart this node" (after `close()` the process
+   * should exit and be started again). Without it the request is refused.
+   */
+  onRestartRequest?: (() => void) | undefined;
 }
 
-export interface ChatServer {
+export interface ChatServer<C extends Chat | SharedChat = Chat> {
   /** `http://host:port/` */
   readonly url: string;
   readonly port: number;
   readonly probe: ChatProbeServer;
-  readonly chat: Chat;
+  /** In memory ({@link Chat}), or shared through Redis with the other nodes ({@link SharedChat}). */
+  readonly chat: C;
+  /** With `redisUrl`: this node, as the page shows it. */
+  readonly node: { readonly name: string; readonly id: string } | null;
+  /**
+   * Stops. A node of a cluster first finishes storing and broadcasting what it received, then
+   * hands its sessions over to the other nodes (`server.close()`).
+   */
   close(): Promise<void>;
 }
 
 /** Starts the demo: one HTTP server for the web client, a tiny JSON API and the WebSocket. */
-export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
-  const { port = 3000, host = '127.0.0.1' } = options;
+export async function startChatServer(
+  options: ChatServerOptions & { redisUrl: string },
+): Promise<ChatServer<SharedChat>>;
+export async function startChatServer(
+  options?: ChatServerOptions & { redisUrl?: undefined },
+): Promise<ChatServer<Chat>>;
+/** `chat` is a {@link SharedChat} exactly when `redisUrl` is set. */
+export async function startChatServer(
+  options: ChatServerOptions,
+): Promise<ChatServer<Chat | SharedChat>>;
+export async function startChatServer(
+  options: ChatServerOptions = {},
+): Promise<ChatServer<Chat | SharedChat>> {
+  const { port = 3000, host = '127.0.0.1', redisUrl } = options;
   // Before anything is started, so a bad option leaves nothing running.
   if (options.rateLimit) checkRateLimit(options.rateLimit);
   const webRoot = options.webRoot === undefined ? undefined : resolve(options.webRoot);
+  const cluster = { ...DEMO_CLUSTER, ...options.cluster };
+  let store: import('@probe/redis').RedisSessionStore | undefined;
+  let redis: ChatRedis | undefined;
+  if (redisUrl !== undefined) {
+    // Loaded only for a cluster: the single-node demo never loads a Redis client.
+    const [{ RedisSessionStore }, { ChatRedis }] = await Promise.all([
+      import('@probe/redis'),
+      import('./chat-redis.js'),
+    ]);
+    store = new RedisSessionStore({ url: redisUrl, heartbeatMs: cluster.heartbeatMs });
+    redis = new ChatRedis(redisUrl);
+  }
   const http = createServer();
   const probe: ChatProbeServer = new ProbeServer<ChatUser, unknown, ServerMessage>({
     ...DEMO_PROBE,
     ...options.probe,
+    ...(store
+      ? { store, handoverTimeoutMs: cluster.handoverTimeoutMs, ackDelayMs: cluster.ackDelayMs }
+      : {}),
     server: http,
     path: PROBE_PATH,
     authenticate: authenticateChat,
   });
   probe.on('error', (error) => console.error('[chat] handler error:', error));
-  const chat = new Chat(probe, options);
+  const node = store
+    ? { name: options.nodeName ?? probe.nodeId.slice(0, 6), id: probe.nodeId }
+    : null;
+  if (node) {
+    // In the cluster demo a refused resume (the session is still moving) is worth seeing.
+    probe.on('connection-error', ({ code, closeCode, message }) =>
+      console.log(
+        `[chat] node ${node.name}: connection refused (${closeCode} ${code}): ${message}`,
+      ),
+    );
+  }
+  const chat =
+    redis && node
+      ? new SharedChat(probe, redis, {
+          ...options,
+          nodeName: node.name,
+          presenceRefreshMs: cluster.presenceRefreshMs,
+          onRestartRequest: options.onRestartRequest,
+        })
+      : new Chat(probe, options);
+
+  async function stopCluster(): Promise<void> {
+    await Promise.allSettled([store?.close(), redis?.close()]);
+  }
+  if (store && redis) {
+    try {
+      await Promise.all([probe.ready(), redis.connect()]);
+    } catch (error) {
+      chat.stop();
+      await probe.close().catch(() => {});
+      await stopCluster();
+      throw new Error(`cannot reach Redis at ${redisUrl}: ${String(error)}`);
+    }
+  }
 
   http.on('request', (request: IncomingMessage, response: ServerResponse) => {
     handle(request, response).catch(() => {
@@ -66,13 +166,16 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/api/info' && request.method === 'GET') {
       json(response, 200, {
-        rooms: chat.roomSummaries(),
+        rooms: await chat.roomSummaries(),
         probe: {
           probeIntervalMs: probe.options.probeIntervalMs,
           probeTimeoutMs: probe.options.probeTimeoutMs,
           sessionTtlMs: probe.options.sessionTtlMs,
         },
         sessions: probe.stats().sessions,
+        ...(chat instanceof SharedChat
+          ? { node: { name: chat.nodeName, id: probe.nodeId }, redelivered: chat.redelivered }
+          : {}),
       });
       return;
     }
@@ -95,6 +198,11 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       http.off('error', reject);
       resolveListen();
     });
+  }).catch(async (error: unknown) => {
+    chat.stop();
+    await probe.close().catch(() => {});
+    await stopCluster();
+    throw error;
   });
   const address = http.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -104,9 +212,16 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     port: address.port,
     probe,
     chat,
+    node,
     async close() {
       chat.stop();
+      // Everything received so far is stored and broadcast before the sessions move: the
+      // close starts in the same turn, so nothing new arrives in between.
+      if (chat instanceof SharedChat) await chat.idle();
       await probe.close();
+      // Sessions that ended meanwhile (their clients closed) leave their rooms before Redis goes.
+      if (chat instanceof SharedChat) await chat.idle();
+      await stopCluster();
       http.closeAllConnections();
       await new Promise<void>((done) => http.close(() => done()));
     },

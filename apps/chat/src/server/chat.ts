@@ -16,6 +16,10 @@ import type { ChatUser } from './auth.js';
 import { RoomHistory } from './history.js';
 import { checkRateLimit, DEFAULT_RATE_LIMIT, type RateLimit, TokenBucket } from './rate-limit.js';
 
+/** Why a single node (no shared store) refuses to be restarted from the page. */
+export const RESTART_REFUSED =
+  'only a node of the cluster demo (npm run demo:cluster) can be restarted from the page';
+
 export type ChatSession = Session<ChatUser, unknown, ServerMessage>;
 export type ChatProbeServer = ProbeServer<ChatUser, unknown, ServerMessage>;
 
@@ -149,7 +153,8 @@ export class Chat {
       return;
     }
     if (message.type === 'join') this.join(session, state, message.room);
-    else this.say(session, state, message);
+    else if (message.type === 'say') this.say(session, state, message);
+    else session.send({ type: 'rejected', cid: '', reason: RESTART_REFUSED });
   }
 
   private join(session: ChatSession, state: MemberState, room: RoomName): void {

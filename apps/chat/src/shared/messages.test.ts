@@ -10,6 +10,8 @@ describe('parseClientMessage', () => {
     expect(
       parseClientMessage({ type: 'say', room: 'dev', cid: 'x', text: ' hi ', extra: 1 }),
     ).toEqual({ type: 'say', room: 'dev', cid: 'x', text: 'hi' });
+    // Cluster demo: no fields, anything else in it is ignored.
+    expect(parseClientMessage({ type: 'restart-node', room: 5 })).toEqual({ type: 'restart-node' });
   });
 
   it('says what is wrong with anything else', () => {

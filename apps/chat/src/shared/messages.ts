@@ -64,7 +64,15 @@ export interface SayRequest {
   readonly text: string;
 }
 
-export type ClientMessage = JoinRequest | SayRequest;
+/**
+ * client → server, cluster demo only: restart the node serving this session. It closes with
+ * `server.close()` (its sessions move to the other nodes) and the launcher starts it again.
+ */
+export interface RestartNodeRequest {
+  readonly type: 'restart-node';
+}
+
+export type ClientMessage = JoinRequest | SayRequest | RestartNodeRequest;
 
 // ── server → client ──────────────────────────────────────────────────────────────────────
 
@@ -129,8 +137,25 @@ export interface ResumedMessage {
   readonly replayedToClient: number;
   /** How long the server held the session suspended, ms. */
   readonly suspendedMs: number;
-  /** Why the server suspended it (e.g. `'probe-timeout'`). */
+  /**
+   * Why the server suspended it (e.g. `'probe-timeout'`); `'moved'` when the session came
+   * from another node (which served it until then); `''` when it was not suspended.
+   */
   readonly reason: string;
+}
+
+/**
+ * server → client, cluster demo only: which node serves this session. Sent when a session
+ * opens and on every resume, so the page can tell when its session moved to another node.
+ */
+export interface NodeMessage {
+  readonly type: 'node';
+  /** Short name given by the launcher, e.g. `'A'`. A restarted node keeps its name. */
+  readonly name: string;
+  /** The server's `nodeId`: new for every process, so a restarted node has a new one. */
+  readonly id: string;
+  /** Whether this node accepts `restart-node` requests. */
+  readonly restartable: boolean;
 }
 
 /**
@@ -152,6 +177,7 @@ export type ServerMessage =
   | RoomsMessage
   | LinkMessage
   | ResumedMessage
+  | NodeMessage
   | RejectedMessage;
 
 /** What `authenticate` accepts in `auth`. */
@@ -203,6 +229,7 @@ export function parseClientMessage(data: unknown): ClientMessage | string {
   }
   const m = data as Record<string, unknown>;
   if (typeof m.type !== 'string') return `'type' must be a string, got ${kindOf(m.type)}`;
+  if (m.type === 'restart-node') return { type: 'restart-node' };
   if (m.type !== 'join' && m.type !== 'say') {
     return `unknown message type '${cleanName(m.type.slice(0, MAX_RAW_NAME_LENGTH), 16)}'`;
   }

@@ -4,6 +4,7 @@ import {
   type ChatMessage,
   type ClientMessage,
   type Member,
+  type NodeMessage,
   ROOMS,
   type RoomName,
   type RoomSummary,
@@ -28,6 +29,10 @@ export interface ChatDebug {
     /** From the server's session `resume` event, forwarded in a `resumed` message. */
     replayedToClient: number | null;
   }[];
+  /** Cluster demo: every node that served this tab, as announced (on open and each resume). */
+  readonly nodes: { name: string; id: string }[];
+  /** Cluster demo: every time the session moved to another node, by node name. */
+  readonly moves: { from: string; to: string }[];
 }
 
 declare global {
@@ -55,11 +60,16 @@ export class ChatApp {
   private readonly pendingEls = new Map<string, HTMLElement>();
   private readonly debug: ChatDebug;
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Cluster demo: the node that served the current session last; null for a new session. */
+  private sessionNode: NodeMessage | null = null;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
 
   private readonly ui = {
     badge: byId('badge'),
     rtt: byId('rtt'),
     queue: byId('queue'),
+    node: byId('node'),
+    restartNode: byId<HTMLButtonElement>('restart-node'),
     cut: byId<HTMLButtonElement>('cut'),
     cutSeconds: byId<HTMLSelectElement>('cut-seconds'),
     roomTitle: byId('room-title'),
@@ -92,6 +102,8 @@ export class ChatApp {
       link: this.link,
       badgeLog: [this.client.state],
       resumes: [],
+      nodes: [],
+      moves: [],
     };
     window.probeChat = this.debug;
     this.setBadge(this.client.state);
@@ -118,6 +130,8 @@ export class ChatApp {
     });
     client.on('open', ({ resumed }) => {
       logLine(this.ui.log, resumed ? 'session resumed' : 'new session');
+      // A new session's node is where it starts, not where it moved to.
+      if (!resumed) this.sessionNode = null;
       if (!resumed && this.hadSession) this.rejoin();
       this.hadSession = true;
     });
@@ -186,6 +200,17 @@ export class ChatApp {
       tick();
       countdown = setInterval(tick, 250);
     });
+    this.ui.restartNode.addEventListener('click', () => {
+      const node = this.sessionNode;
+      if (node === null) return;
+      this.client.send({ type: 'restart-node' });
+      logLine(this.ui.log, `asked node ${node.name} to restart`);
+      this.ui.restartNode.disabled = true;
+      this.ui.restartNode.textContent = `Restarting node ${node.name}…`;
+      // Enabled again by the next node announcement, or after a while if none comes.
+      if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(() => this.showNode(), 15_000);
+    });
     window.addEventListener('hashchange', () => {
       const room = location.hash.slice(1);
       if ((ROOMS as readonly string[]).includes(room)) this.switchRoom(room as RoomName);
@@ -235,6 +260,9 @@ export class ChatApp {
       case 'resumed': {
         const last = this.debug.resumes.at(-1);
         if (last) last.replayedToClient = message.replayedToClient;
+        // Taken over from another node (the 'node' message that follows says where it
+        // moved), or back before the server noticed it was gone: nothing to add.
+        if (message.reason === 'moved' || message.reason === '') return;
         const seconds = (message.suspendedMs / 1000).toFixed(1);
         logLine(this.ui.log, `server: suspended ${seconds} s (${message.reason})`);
         this.appendNotice(
@@ -242,6 +270,9 @@ export class ChatApp {
         );
         return;
       }
+      case 'node':
+        this.onNode(message);
+        return;
       case 'rejected': {
         let matched = false;
         for (const timeline of this.timelines.values()) {
@@ -256,6 +287,39 @@ export class ChatApp {
         return;
       }
     }
+  }
+
+  /** Cluster demo: the node serving this session, announced on open and on every resume. */
+  private onNode(node: NodeMessage): void {
+    const previous = this.sessionNode;
+    this.sessionNode = node;
+    this.debug.nodes.push({ name: node.name, id: node.id });
+    this.showNode();
+    if (previous === null || previous.id === node.id) return;
+    const to =
+      previous.name === node.name ? `the restarted node ${node.name}` : `node ${node.name}`;
+    const text = `Your session moved from node ${previous.name} to ${to}; nothing was lost.`;
+    this.debug.moves.push({ from: previous.name, to: node.name });
+    logLine(this.ui.log, `moved from node ${previous.name} to node ${node.name}`);
+    const { notice } = this.ui;
+    if (!notice.hidden && notice.dataset.kind === 'info') this.appendNotice(` ${text}`);
+    else this.notice(text);
+  }
+
+  private showNode(): void {
+    const node = this.sessionNode;
+    const { node: badge, restartNode } = this.ui;
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    if (node === null) return;
+    badge.hidden = false;
+    badge.textContent = `node ${node.name}`;
+    badge.dataset.node = node.name;
+    badge.dataset.nodeId = node.id;
+    badge.title = `Served by node ${node.name} (node id ${node.id})`;
+    restartNode.hidden = !node.restartable;
+    restartNode.disabled = false;
+    restartNode.textContent = 'Restart this node';
   }
 
   private onChatMessage(message: ChatMessage): void {
