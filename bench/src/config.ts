@@ -31,6 +31,21 @@ export interface BenchConfig {
     tailMs: number;
     drainMs: number;
   };
+  /** Shortened hand-over knobs for the smoke run; the full run keeps Probe's defaults. */
+  handover: { handoverTimeoutMs?: number; nodeHeartbeatMs?: number };
+  redisEcho: { appendfsync: readonly ('always' | 'everysec')[] };
+  resumeElsewhere: { clients: number; concurrency: number; timeoutMs: number };
+  redisMemory: { sessions: number; settleMs: number };
+  killNode: {
+    clients: number;
+    nodes: number;
+    /** Each client sends, and each node sends to each of its clients, one message this often. */
+    everyMs: number;
+    /** Traffic before the kill, traffic after it, and time for the last messages to arrive. */
+    leadMs: number;
+    afterMs: number;
+    drainMs: number;
+  };
 }
 
 function envInt(name: string, fallback: number): number {
@@ -75,6 +90,34 @@ export function makeConfig(smoke: boolean, repeat: number | undefined): BenchCon
       leadMs: smoke ? 300 : 1_000,
       tailMs: smoke ? 200 : 1_000,
       drainMs: smoke ? 500 : 1_500,
+    },
+    handover: smoke ? { handoverTimeoutMs: 300, nodeHeartbeatMs: 200 } : {},
+    redisEcho: {
+      appendfsync: (process.env.BENCH_REDIS_FSYNC ?? (smoke ? 'always' : 'always,everysec'))
+        .split(',')
+        .map((mode) => {
+          if (mode !== 'always' && mode !== 'everysec') {
+            throw new Error('BENCH_REDIS_FSYNC takes always and/or everysec');
+          }
+          return mode;
+        }),
+    },
+    resumeElsewhere: {
+      clients: envInt('BENCH_RESUME_ELSEWHERE_N', smoke ? 20 : 200),
+      concurrency: 50,
+      timeoutMs: smoke ? 10_000 : 30_000,
+    },
+    redisMemory: {
+      sessions: envInt('BENCH_REDIS_MEMORY_N', smoke ? 200 : 2_000),
+      settleMs: smoke ? 300 : 2_000,
+    },
+    killNode: {
+      clients: envInt('BENCH_KILL_N', smoke ? 15 : 90),
+      nodes: 3,
+      everyMs: 50,
+      leadMs: smoke ? 800 : 3_000,
+      afterMs: smoke ? 1_500 : 7_000,
+      drainMs: smoke ? 700 : 3_000,
     },
   };
 }

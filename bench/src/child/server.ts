@@ -1,12 +1,35 @@
 // Server process: runs one system's server and answers the orchestrator's commands.
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { emitEvent, serve } from '../lib/child-runtime.js';
 import { epochNow, sleep } from '../lib/time.js';
 import { startProfile, stopProfile } from '../lib/window-profile.js';
-import { adapter, type BenchServer, type Heartbeat, type SystemName } from '../systems/index.js';
+import {
+  adapter,
+  type BenchServer,
+  type Heartbeat,
+  type SharedStore,
+  type SystemName,
+} from '../systems/index.js';
 
 let server: BenchServer | undefined;
+/**
+ * Event log (multi-node scenarios): one line per message received, message sent and session
+ * opened, written synchronously, so what a node did before it was killed is all on disk.
+ *   r <key> <n> <redelivered 0|1> <t>   a client message reached the application
+ *   s <key> <n> <t>                     the application sent {o: tag, n} to client <key>
+ *   o <key> <moved 0|1> <t>             a session opened (or moved / was recovered) here
+ * <t> is the wall clock in ms since the epoch.
+ */
+let logFd: number | undefined;
+let traffic: NodeJS.Timeout | undefined;
+const sentTo = new Map<string, number>();
+const sessions = { opened: 0, moved: 0 };
+
+function logLine(line: string): void {
+  if (logFd !== undefined) writeSync(logFd, `${line}\t${epochNow().toFixed(1)}\n`);
+}
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 const lostReasons = new Map<string, number>();
@@ -27,17 +50,60 @@ function need(): BenchServer {
 
 serve(
   {
-    async start(args: { system: SystemName; heartbeat?: Heartbeat }) {
+    async start(args: {
+      system: SystemName;
+      heartbeat?: Heartbeat;
+      shared?: SharedStore;
+      echo?: boolean;
+      logFile?: string;
+    }) {
+      if (args.logFile) logFd = openSync(args.logFile, 'a');
+      const logging = logFd !== undefined;
       server = await (await adapter(args.system)).startServer(
-        { heartbeat: args.heartbeat },
+        { heartbeat: args.heartbeat, shared: args.shared, echo: args.echo },
         {
           onLost: (key, reason) => {
             lostReasons.set(reason, (lostReasons.get(reason) ?? 0) + 1);
             emitEvent('lost', { key, reason, t: epochNow() });
           },
+          onSession: (key, moved) => {
+            sessions.opened++;
+            if (moved) sessions.moved++;
+            logLine(`o\t${key}\t${moved ? 1 : 0}`);
+          },
+          ...(logging && {
+            onMessage: (key: string, data: unknown, redelivered: boolean) => {
+              logLine(`r\t${key}\t${(data as { n: number }).n}\t${redelivered ? 1 : 0}`);
+            },
+          }),
         },
       );
       return { port: server.port };
+    },
+    /** Sessions (sockets) that opened here so far, and how many of them moved here. */
+    sessions() {
+      return { ...sessions };
+    },
+    /** Every `everyMs`, sends {o: tag, n} to every client served here, n counting per client. */
+    traffic(args: { everyMs: number; tag: string }) {
+      const s = need();
+      clearInterval(traffic);
+      traffic = setInterval(() => {
+        s.sendEach(
+          (key) => {
+            const n = (sentTo.get(key) ?? 0) + 1;
+            sentTo.set(key, n);
+            return { o: args.tag, n };
+          },
+          (key, data) => logLine(`s\t${key}\t${(data as { n: number }).n}`),
+        );
+      }, args.everyMs);
+      return {};
+    },
+    stopTraffic() {
+      clearInterval(traffic);
+      traffic = undefined;
+      return {};
     },
     stats() {
       const s = need();
@@ -100,11 +166,15 @@ serve(
       return { file: await stopProfile(args.file) };
     },
     async close() {
+      clearInterval(traffic);
       await server?.close();
       server = undefined;
+      if (logFd !== undefined) closeSync(logFd);
+      logFd = undefined;
     },
   },
   async () => {
+    clearInterval(traffic);
     await server?.close();
   },
 );

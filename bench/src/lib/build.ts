@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 const root = new URL('../../..', import.meta.url).pathname;
 /** In dependency order. */
-const PACKAGES = ['protocol', 'server', 'client'];
+const PACKAGES = ['protocol', 'server', 'client', 'redis'];
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -41,4 +41,20 @@ export function ensureBuilt(log: (line: string) => void): void {
     }
     rebuilt = true;
   }
+}
+
+/** Modification time of each package's built entry point, to notice a rebuild during a run. */
+export function distStamp(): Record<string, number> {
+  const stamp: Record<string, number> = {};
+  for (const name of PACKAGES) {
+    const dist = join(root, 'packages', name, 'dist', 'index.js');
+    stamp[name] = existsSync(dist) ? statSync(dist).mtimeMs : 0;
+  }
+  return stamp;
+}
+
+/** Packages whose build changed between two stamps. */
+export function rebuiltSince(before: Record<string, number>): string[] {
+  const now = distStamp();
+  return Object.keys(now).filter((name) => now[name] !== before[name]);
 }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { redisServerPath } from '@probe/testkit';
 
 /** Soft limit on open files of this process (children inherit it); Infinity if unknown. */
 export function fdLimit(): number {
@@ -41,11 +42,23 @@ export function describeSource(): string {
       'packages/protocol',
       'packages/server',
       'packages/client',
+      'packages/redis',
     )
       .split('\n')
       .filter(Boolean).length;
-    return `${head}${dirty > 0 ? ` (plus ${dirty} uncommitted changes in packages/protocol, server, client)` : ''}`;
+    return `${head}${dirty > 0 ? ` (plus ${dirty} uncommitted changes in packages/protocol, server, client, redis)` : ''}`;
   } catch {
     return 'unknown (not a git checkout)';
+  }
+}
+
+/** `redis-server x.y.z` of the binary the scenarios start, or a note that there is none. */
+export function redisVersion(): string {
+  try {
+    const out = execFileSync(redisServerPath(), ['--version'], { encoding: 'utf8' });
+    const version = /v=(\S+)/.exec(out)?.[1];
+    return `redis-server ${version ?? 'unknown version'}`;
+  } catch {
+    return 'redis-server (not found)';
   }
 }

@@ -28,23 +28,49 @@ export function median(r: Row | undefined, system: SystemName): number {
   return r ? summarize(r.samples[system] ?? []).median : Number.NaN;
 }
 
-/** The markdown results table, with footnotes for notes. */
-export function table(rows: Row[], systems: readonly SystemName[]): string {
-  const shown = SYSTEMS.filter((s) => systems.includes(s));
+/** A ratio column: the median of `over` divided by the median of `under`. */
+export interface RatioColumn {
+  label: string;
+  over: SystemName;
+  under: SystemName;
+}
+
+export const SINGLE_NODE_RATIOS: readonly RatioColumn[] = [
+  { label: 'Probe ÷ raw ws', over: 'probe', under: 'ws' },
+  { label: 'Probe ÷ Socket.IO', over: 'probe', under: 'socketio' },
+];
+
+export const SHARED_RATIOS: readonly RatioColumn[] = [
+  { label: 'Probe + Redis ÷ Probe in memory', over: 'probe-redis', under: 'probe' },
+  { label: 'Probe + Redis ÷ Socket.IO + Redis', over: 'probe-redis', under: 'socketio-redis' },
+];
+
+/**
+ * The markdown results table, with footnotes for notes: one column per system of `systems`
+ * that has a sample in `rows`, then the ratio columns.
+ */
+export function table(
+  rows: Row[],
+  systems: readonly SystemName[],
+  ratios: readonly RatioColumn[] = SINGLE_NODE_RATIOS,
+): string {
+  const shown = SYSTEMS.filter(
+    (s) => systems.includes(s) && rows.some((r) => (r.samples[s]?.length ?? 0) > 0),
+  );
+  // A ratio column only when both of its systems took part.
+  const ratioColumns = ratios.filter((q) => shown.includes(q.over) && shown.includes(q.under));
   const head = [
     'scenario',
     'metric',
     ...shown.map((s) => SYSTEM_LABELS[s]),
-    'Probe ÷ raw ws',
-    'Probe ÷ Socket.IO',
+    ...ratioColumns.map((r) => r.label),
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   const footnotes: string[] = [];
   for (const r of rows) {
-    const sums = Object.fromEntries(shown.map((s) => [s, summarize(r.samples[s] ?? [])])) as Record<
-      SystemName,
-      Summary
-    >;
+    const sums = Object.fromEntries(
+      SYSTEMS.map((s) => [s, summarize(r.samples[s] ?? [])]),
+    ) as Record<SystemName, Summary>;
     const cells = shown.map((s) => {
       let text = cell(sums[s], r.decimals ?? 0, r.exact ?? false);
       const n = r.notes?.[s];
@@ -54,15 +80,8 @@ export function table(rows: Row[], systems: readonly SystemName[]): string {
       }
       return text;
     });
-    const probe = sums.probe ?? summarize([]);
     lines.push(
-      `| ${[
-        r.scenario,
-        r.metric,
-        ...cells,
-        ratio(probe, sums.ws ?? summarize([])),
-        ratio(probe, sums.socketio ?? summarize([])),
-      ].join(' | ')} |`,
+      `| ${[r.scenario, r.metric, ...cells, ...ratioColumns.map((q) => ratio(sums[q.over], sums[q.under]))].join(' | ')} |`,
     );
   }
   if (footnotes.length > 0) {
@@ -79,8 +98,19 @@ export interface TargetResult {
   margin: string;
 }
 
-function find(rows: Row[], scenarioStart: string, metricStart: string): Row | undefined {
-  return rows.find((r) => r.scenario.startsWith(scenarioStart) && r.metric.startsWith(metricStart));
+/** The first row whose scenario and metric start so; shared-store rows only when `shared`. */
+function find(
+  rows: Row[],
+  scenarioStart: string,
+  metricStart: string,
+  shared = false,
+): Row | undefined {
+  return rows.find(
+    (r) =>
+      (r.group === 'shared') === shared &&
+      r.scenario.startsWith(scenarioStart) &&
+      r.metric.startsWith(metricStart),
+  );
 }
 
 function atLeastRatio(
@@ -88,8 +118,9 @@ function atLeastRatio(
   r: Row | undefined,
   other: SystemName,
   min: number,
+  over: SystemName = 'probe',
 ): TargetResult | null {
-  const p = median(r, 'probe');
+  const p = median(r, over);
   const o = median(r, other);
   if (!Number.isFinite(p) || !Number.isFinite(o)) return null;
   const value = p / o;
@@ -186,8 +217,74 @@ export function evaluateTargets(rows: Row[], config: BenchConfig): TargetResult[
       4096,
       'B',
     ),
+    ...sharedTargets(rows),
   ];
   return results.filter((r): r is TargetResult => r !== null);
+}
+
+/** Below `limit` (strictly). */
+function below(name: string, value: number, limit: number, unit: string): TargetResult | null {
+  if (Number.isNaN(value)) return null;
+  const pass = value < limit;
+  return {
+    name,
+    measured: `${fmt(value, 0, true)} ${unit}`,
+    required: `< ${fmt(limit, 0, true)} ${unit}`,
+    pass,
+    margin: `${fmt(Math.abs(limit - value), 0, true)} ${unit} ${pass ? 'to spare' : 'over'}`,
+  };
+}
+
+/** Targets of the scenarios with several nodes sharing Redis. */
+function sharedTargets(rows: Row[]): (TargetResult | null)[] {
+  const killRows = rows.filter((r) => r.group === 'shared' && r.scenario.startsWith('Kill 1 of'));
+  const failures = killRows
+    .filter((r) => /^(client→server|server→client) (messages lost|delivered twice)/.test(r.metric))
+    .flatMap((r) => r.samples['probe-redis'] ?? []);
+  const worst = failures.length > 0 ? Math.max(...failures) : Number.NaN;
+  return [
+    atLeastRatio(
+      'Echo with sessions in Redis (appendfsync always) ≥ 0.5× in memory',
+      find(
+        rows,
+        'Echo, 64-byte JSON-like object, sessions in Redis (appendfsync always)',
+        'round',
+        true,
+      ),
+      'probe',
+      0.5,
+      'probe-redis',
+    ),
+    below(
+      'Resume on another node after a deploy, p50 (median of runs)',
+      median(
+        rows.find(
+          (r) =>
+            r.group === 'shared' &&
+            r.scenario.includes('deployed') &&
+            r.metric.startsWith('loss noticed → resumed on node B, ms, p50'),
+        ),
+        'probe-redis',
+      ),
+      100,
+      'ms',
+    ),
+    atMost(
+      'Redis memory per idle session ≤ 2 KB (2,048 B), used_memory growth (median of runs)',
+      median(find(rows, 'Redis memory', 'used_memory growth', true), 'probe-redis'),
+      2048,
+      'B',
+    ),
+    Number.isNaN(worst)
+      ? null
+      : {
+          name: 'Kill a node: 0 lost, 0 unmarked duplicates, both ways (worst run)',
+          measured: `${fmt(worst, 0, true)} in the worst count of the worst run`,
+          required: '0',
+          pass: worst === 0,
+          margin: worst === 0 ? 'none lost or duplicated' : `${fmt(worst, 0, true)} over`,
+        },
+  ];
 }
 
 export function targetTable(targets: TargetResult[]): string {

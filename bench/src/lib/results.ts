@@ -13,6 +13,8 @@ export interface Row {
   exact?: boolean;
   /** Extra words per system, e.g. errors seen. */
   notes?: Partial<Record<SystemName, string>>;
+  /** 'shared': several nodes sharing Redis; reported in a table of their own. */
+  group?: 'shared';
 }
 
 export function row(scenario: string, metric: string, higherIsBetter: boolean, decimals = 0): Row {

@@ -12,6 +12,8 @@ const CLIENT_DETECTS: Record<SystemName, boolean> = {
   socketio: true,
   'socketio-recovery': true,
   probe: true,
+  'socketio-redis': true,
+  'probe-redis': true,
 };
 
 interface Trial {

@@ -1,23 +1,24 @@
 // Scenario 1: one client, pipelined echo with a window of messages in flight.
 import { type BenchConfig, SMALL_MESSAGE } from '../config.js';
 import { add, type Log, note, type Row, rotated, row } from '../lib/results.js';
-import { startServerChild } from '../lib/server-child.js';
+import { type ServerChildOptions, startServerChild } from '../lib/server-child.js';
 import { sleep, withTimeout } from '../lib/time.js';
 import { startProfile, stopProfile, windowProfileDir } from '../lib/window-profile.js';
 import { adapter, type BenchClient, type SystemName } from '../systems/index.js';
 
-type Payload = 'json' | 'binary';
+export type Payload = 'json' | 'binary';
 
 /** Round trips per second for one system; the server runs in its own process. */
-async function echoOnce(
+export async function echoOnce(
   system: SystemName,
   payload: Payload,
   config: BenchConfig,
-): Promise<{ rate: number; errors: number }> {
+  serverOptions: ServerChildOptions = {},
+): Promise<{ rate: number; errors: number; received: number; serverCpuUs: number }> {
   const { warmupMs, measureMs, window, binaryBytes } = config.echo;
   const data: unknown =
     payload === 'json' ? { ...SMALL_MESSAGE } : new Uint8Array(binaryBytes).map((_, i) => i * 31);
-  const server = await startServerChild(system, `echo-${payload}`);
+  const server = await startServerChild(system, `echo-${payload}`, undefined, serverOptions);
   let client: BenchClient | undefined;
   try {
     let sent = 0;
@@ -47,11 +48,13 @@ async function echoOnce(
     await sleep(warmupMs);
     const profDir = windowProfileDir();
     if (profDir) await Promise.all([server.child.call('profileStart'), startProfile()]);
+    await server.child.call('cpuMark');
     const c0 = received;
     const t0 = performance.now();
     await sleep(measureMs);
     const c1 = received;
     const t1 = performance.now();
+    const { cpuMs } = await server.child.call<{ cpuMs: number }>('cpuSince');
     if (profDir) {
       const stem = `${profDir}/echo-${payload}-${system}-${Date.now()}`;
       await stopProfile(`${stem}-client.cpuprofile`);
@@ -60,7 +63,12 @@ async function echoOnce(
     running = false;
     if (c1 === c0) throw new Error(`${system}: no echo arrived during the measurement`);
     if (received > sent) throw new Error(`${system}: ${received} echoes for ${sent} messages sent`);
-    return { rate: ((c1 - c0) * 1000) / (t1 - t0), errors };
+    return {
+      rate: ((c1 - c0) * 1000) / (t1 - t0),
+      errors,
+      received,
+      serverCpuUs: (cpuMs * 1000) / (c1 - c0),
+    };
   } finally {
     client?.close();
     await server.stop();

@@ -9,8 +9,12 @@ export async function adapter(name: SystemName): Promise<SystemAdapter> {
       return (await import('./socketio.js')).socketIoSystem(false);
     case 'socketio-recovery':
       return (await import('./socketio.js')).socketIoSystem(true);
+    case 'socketio-redis':
+      return (await import('./socketio.js')).socketIoSystem(true, true);
     case 'probe':
-      return (await import('./probe.js')).probeSystem;
+      return (await import('./probe.js')).probeSystem(false);
+    case 'probe-redis':
+      return (await import('./probe.js')).probeSystem(true);
   }
 }
 

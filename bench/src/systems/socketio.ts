@@ -9,14 +9,33 @@ const EVENT = 'm';
 /**
  * Socket.IO 4.8 with the websocket transport only on both sides; with `recovery` the server
  * enables connection state recovery (missed server→client packets replayed on reconnect).
+ * With `shared`, nodes share state through Redis with `@socket.io/redis-streams-adapter`
+ * (packets go through one Redis stream; with recovery, a disconnected socket's session is
+ * stored in Redis, so it can be recovered on another node).
  */
-export function socketIoSystem(recovery: boolean): SystemAdapter {
+export function socketIoSystem(recovery: boolean, shared = false): SystemAdapter {
   return {
     async startServer(options, hooks) {
+      let adapter: Record<string, unknown> = {};
+      let redis: { quit(): Promise<unknown>; disconnect(): void } | undefined;
+      if (shared) {
+        if (!options.shared) throw new Error('socketio-redis needs a Redis URL');
+        const [{ Redis }, { createAdapter }] = await Promise.all([
+          import('ioredis'),
+          import('@socket.io/redis-streams-adapter'),
+        ]);
+        const client = new Redis(options.shared.redisUrl);
+        client.on('error', () => {});
+        redis = client;
+        // A stream long enough that no packet of a run is trimmed before a recovery needs it.
+        adapter = { adapter: createAdapter(client, { maxLen: 1_000_000 }) };
+      }
+      const echo = options.echo ?? true;
       const http = createServer();
       const server = new Server(http, {
         transports: ['websocket'],
         serveClient: false,
+        ...adapter,
         ...(options.heartbeat && {
           pingInterval: options.heartbeat.intervalMs,
           pingTimeout: options.heartbeat.timeoutMs,
@@ -25,11 +44,15 @@ export function socketIoSystem(recovery: boolean): SystemAdapter {
           connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true },
         }),
       });
+      const { onMessage, onSession } = hooks;
       server.on('connection', (socket) => {
         const key = String((socket.handshake.auth as { key?: string }).key ?? '');
+        socket.data = key;
         socket.join(ROOM);
+        onSession?.(key, socket.recovered);
         socket.on(EVENT, (data: unknown) => {
-          socket.emit(EVENT, data);
+          onMessage?.(key, data, false);
+          if (echo) socket.emit(EVENT, data);
         });
         socket.on('disconnect', (reason) => hooks.onLost(key, reason));
       });
@@ -41,11 +64,23 @@ export function socketIoSystem(recovery: boolean): SystemAdapter {
         broadcast(data) {
           server.to(ROOM).emit(EVENT, data);
         },
+        sendEach(make, sent) {
+          let count = 0;
+          for (const socket of server.of('/').sockets.values()) {
+            const key = socket.data as string;
+            const data = make(key);
+            socket.emit(EVENT, data);
+            sent(key, data);
+            count++;
+          }
+          return count;
+        },
         info: () => ({}),
         async close() {
           server.disconnectSockets(true);
           http.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));
+          await redis?.quit().catch(() => redis?.disconnect());
         },
       };
     },

@@ -1,5 +1,12 @@
 /** The systems compared side by side. */
-export const SYSTEMS = ['ws', 'socketio', 'socketio-recovery', 'probe'] as const;
+export const SYSTEMS = [
+  'ws',
+  'socketio',
+  'socketio-recovery',
+  'probe',
+  'socketio-redis',
+  'probe-redis',
+] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export const SYSTEM_LABELS: Record<SystemName, string> = {
@@ -7,7 +14,12 @@ export const SYSTEM_LABELS: Record<SystemName, string> = {
   socketio: 'Socket.IO',
   'socketio-recovery': 'Socket.IO + recovery',
   probe: 'Probe',
+  'socketio-redis': 'Socket.IO + recovery + Redis streams adapter',
+  'probe-redis': 'Probe + RedisSessionStore',
 };
+
+/** Systems that keep their state in a shared Redis, so several server nodes serve one app. */
+export const SHARED_SYSTEMS: readonly SystemName[] = ['socketio-redis', 'probe-redis'];
 
 /** Room every connection joins on arrival (fan-out broadcasts to it). */
 export const ROOM = 'bench';
@@ -17,14 +29,37 @@ export interface Heartbeat {
   timeoutMs: number;
 }
 
+/** Where a shared system keeps its state, and the knobs of its hand-over between nodes. */
+export interface SharedStore {
+  redisUrl: string;
+  /** Probe: how long a node taking a session over waits for the previous owner to let go. */
+  handoverTimeoutMs?: number;
+  /** Probe: how often a node tells Redis it is alive (it counts as dead after three misses). */
+  nodeHeartbeatMs?: number;
+}
+
 export interface ServerOptions {
   /** Heartbeat/probe schedule; undefined leaves each system at its defaults. */
   heartbeat?: Heartbeat | undefined;
+  /** Required by the shared systems ({@link SHARED_SYSTEMS}), ignored by the others. */
+  shared?: SharedStore | undefined;
+  /** Echo every message to its sender (default true). */
+  echo?: boolean | undefined;
 }
 
 export interface ServerHooks {
   /** The server noticed that the connection of client `key` is gone. */
   onLost(key: string, reason: string): void;
+  /**
+   * A message from client `key` reached the application. `redelivered` is Probe's mark on a
+   * message that may have reached the application before (on a node that was killed).
+   */
+  onMessage?(key: string, data: unknown, redelivered: boolean): void;
+  /**
+   * A session (Socket.IO: a socket) opened here; `moved` when it carried on from another
+   * connection or node (Probe: moved here from another node; Socket.IO: recovered).
+   */
+  onSession?(key: string, moved: boolean): void;
 }
 
 /**
@@ -39,8 +74,19 @@ export interface BenchServer {
   roomSize(): number;
   /** Sends `data` to every member of {@link ROOM}. */
   broadcast(data: unknown): void;
+  /**
+   * Sends one message to every client this node serves, as the application knows them (Probe:
+   * every session from its 'session' event to its 'close', open or suspended; Socket.IO: every
+   * connected socket; ws: every open connection); `sent` runs after each send returned.
+   * @returns how many messages were sent.
+   */
+  sendEach(make: (key: string) => unknown, sent: (key: string, data: unknown) => void): number;
   /** Extra system-specific numbers for the report. */
   info(): Record<string, unknown>;
+  /**
+   * Stops serving. Probe with a shared store hands its sessions over to the other nodes
+   * (`server.close()`), so their clients resume elsewhere.
+   */
   close(): Promise<void>;
 }
 
@@ -57,6 +103,10 @@ export interface ClientHooks {
   onDown?(reason: string): void;
   /** A connection (re)opened after the first one; `resumed` when the session carried on. */
   onUp?(resumed: boolean): void;
+  /** The client stopped for good (Probe: its 'close' event) other than by `close()`. */
+  onClosed?(reason: string): void;
+  /** The session could not be resumed (Probe: 'session-lost'). */
+  onSessionLost?(reason: string, unconfirmed: number): void;
 }
 
 export interface BenchClient {

@@ -24,15 +24,25 @@ export const wsSystem: SystemAdapter = {
     const http = createServer();
     const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
     const room = new Set<WebSocket>();
+    const echo = options.echo ?? true;
+    const { onMessage, onSession } = hooks;
     wss.on('connection', (socket: Tracked, request) => {
       const key = new URL(request.url ?? '/', 'http://x').searchParams.get('key') ?? '';
+      socket.key = key;
       socket.isAlive = true;
       room.add(socket);
+      onSession?.(key, false);
       socket.on('pong', () => {
         socket.isAlive = true;
       });
       socket.on('message', (data: Buffer, isBinary) => {
-        socket.send(encode(decode(data, isBinary)));
+        if (onMessage) {
+          const message = decode(data, isBinary);
+          onMessage(key, message, false);
+          if (echo) socket.send(encode(message));
+        } else if (echo) {
+          socket.send(encode(decode(data, isBinary)));
+        }
       });
       socket.on('close', () => {
         room.delete(socket);
@@ -63,6 +73,17 @@ export const wsSystem: SystemAdapter = {
         const bytes = data instanceof Uint8Array ? data : Buffer.from(JSON.stringify(data));
         const binary = data instanceof Uint8Array;
         for (const socket of room) socket.send(bytes, { binary });
+      },
+      sendEach(make, sent) {
+        let count = 0;
+        for (const socket of room as Set<Tracked>) {
+          const key = socket.key ?? '';
+          const data = make(key);
+          socket.send(encode(data));
+          sent(key, data);
+          count++;
+        }
+        return count;
       },
       info: () => ({}),
       async close() {

@@ -138,6 +138,7 @@ export class SessionRegistry implements CoreHost {
       }
     }
     const core = this.adopt(record, connection);
+    this.local.set(id, core);
     // Just stored under this node's lease: owned without a check.
     if (store !== null) core.checkedLease = store.lease();
     if (!this.welcome(connection, core, token, false)) return;
@@ -238,6 +239,9 @@ export class SessionRegistry implements CoreHost {
         held: true,
         redeliverUpTo: core.redeliverUpTo,
       });
+      // Served here from now on: only now does it count among this node's sessions (a send
+      // before the claim would be written under the previous owner's epoch).
+      this.local.set(id, core);
       core.checkedLease = store.lease();
     }
     Object.assign(core.record, tokens);
@@ -356,7 +360,6 @@ export class SessionRegistry implements CoreHost {
       headers: keptHeaders(connection.request, this.options.keepHeaders),
     });
     this.facades.set(core, facade);
-    this.local.set(record.id, core);
     return core;
   }
 
