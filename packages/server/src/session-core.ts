@@ -90,6 +90,8 @@ export class SessionCore implements ConnectionPeer, Timed {
   private emittedSeq = 0;
   /** Shared store: client messages waiting for an ownership check, in order. */
   private waiting: [seq: number, data: unknown][] = [];
+  /** Shared store: the session is being handed to another node (or this one shuts down). */
+  private releasing = false;
   /** Shared store: the lease under which ownership was last known (set on claim or check). */
   checkedLease: number | null = null;
   /** Shared store: the client confirmed its new token; the next sync stores it. */
@@ -205,6 +207,8 @@ export class SessionCore implements ConnectionPeer, Timed {
   }
 
   receive(seq: number, data: unknown): void {
+    // Letting go: not taken (nor acknowledged), so the client replays it to the next node.
+    if (this.releasing) return;
     if (seq === 0) {
       // Volatile: delivered as it comes, outside the sequence, never acknowledged.
       this.events.message(data, 0, false);
@@ -431,21 +435,21 @@ export class SessionCore implements ConnectionPeer, Timed {
    * (`held` false), so whichever node the client reaches next resumes it exactly.
    */
   async release(code: number, message: string): Promise<void> {
-    if (this.state === 'closed') return;
-    const store = this.host.store;
-    this.connection?.release(code, message);
-    this.connection = null;
+    if (this.state === 'closed' || this.releasing) return;
+    this.releasing = true;
     this.dropWaiting();
-    const inSeq = this.emittedSeq;
-    const epoch = this.record.epoch;
+    const store = this.host.store;
     try {
+      // Let go first, connection still open: the client's next connection, on any node, finds
+      // the session let go and is welcomed at once (no round trip back to this node).
       await this.durable();
-      this.leave('moved', null, 'session moved to another node');
-      await store?.sync(this.id, epoch, { inSeq, held: false });
+      await store?.sync(this.id, this.record.epoch, { inSeq: this.emittedSeq, held: false });
     } catch {
       // Fenced or unreachable: the new owner treats the session as not let go.
-      this.leave('moved', null, 'session moved to another node');
     }
+    this.connection?.release(code, message);
+    this.connection = null;
+    this.leave('moved', null, 'session moved to another node');
   }
 
   /** The store moved past this node's epoch: stop serving the session here at once. */
