@@ -115,7 +115,10 @@ describe('final close codes', () => {
     expect(info.code).toBe(CloseCode.UNAUTHORIZED);
     // The hook's error stays in the server's log; the client gets a stable reason.
     expect(info.reason).toBe('unauthorized');
-    expect(h.errors.at(-1)).toMatchObject({ code: 'unauthorized', message: 'Error: bad credentials' });
+    expect(h.errors.at(-1)).toMatchObject({
+      code: 'unauthorized',
+      message: 'Error: bad credentials',
+    });
     await sleep(200);
     expect(client.state).toBe('closed');
     expect(h.proxy.stats.accepted).toBe(1);

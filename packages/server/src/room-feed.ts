@@ -80,6 +80,8 @@ export class RoomFeed implements RoomListener {
 
   /** Delivers to `core` every entry of `room` after its cursor that this node knows of. */
   advance(core: SessionCore, room: string): void {
+    // Left meanwhile (or never joined here): nothing to deliver, and no cursor to start from.
+    if (!core.record.rooms.includes(room)) return;
     const busy = this.catching.get(core)?.get(room);
     if (busy) {
       busy.again = true;
@@ -89,7 +91,7 @@ export class RoomFeed implements RoomListener {
     const cursor = core.record.roomCursors[room] ?? '0-0';
     if (feed && compareEntryIds(cursor, feed.base) >= 0) {
       for (const entry of feed.recent) {
-        if (core.state === 'closed') return;
+        if (core.state === 'closed' || !core.record.rooms.includes(room)) return;
         if (compareEntryIds(entry.id, core.record.roomCursors[room] ?? '0-0') > 0) {
           core.deliverRoom(room, entry);
         }
@@ -109,6 +111,7 @@ export class RoomFeed implements RoomListener {
     rooms.set(room, { again: false });
     try {
       for (let steps = 0; steps < 10_000 && core.state !== 'closed'; steps++) {
+        if (!core.record.rooms.includes(room)) break;
         const cursor = core.record.roomCursors[room] ?? '0-0';
         const feed = this.feeds.get(room);
         if (feed && compareEntryIds(cursor, feed.base) >= 0) break;
@@ -117,7 +120,10 @@ export class RoomFeed implements RoomListener {
           this.overflow(core, room);
           return;
         }
-        for (const entry of read.entries) core.deliverRoom(room, entry);
+        for (const entry of read.entries) {
+          if (!core.record.rooms.includes(room)) break;
+          core.deliverRoom(room, entry);
+        }
         if (read.entries.length === 0) break;
       }
     } catch (error) {

@@ -147,7 +147,7 @@ export class SessionCore implements ConnectionPeer, Timed {
    * session's cursor of `room` to it in the same store step.
    */
   deliverRoom(room: string, entry: RoomEntry): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || !this.record.rooms.includes(room)) return;
     this.record.roomCursors[room] = entry.id;
     // The cursor passes an excepted entry too; it is stored with the next one delivered.
     if (entry.except === this.id) return;
@@ -355,19 +355,24 @@ export class SessionCore implements ConnectionPeer, Timed {
   }
 
   /** The welcome went out on `connection`: serve the session there and replay what is due. */
-  attach(connection: Connection, replay: Uint8Array[] | null): void {
+  attach(connection: Connection, peerReceived: number | null): number {
     this.host.wheel.cancel(this);
     this.connection = connection;
     this.state = 'open';
     this.ackSent = 0;
-    if (replay === null) return;
+    if (peerReceived === null) return 0;
+    // Taken now, not when the resume began: frames numbered meanwhile belong to the replay.
+    const replay = this.delivery.outbound.since(peerReceived);
     // With a store, frames not stored yet go out when their append completes.
-    let seq = this.delivery.outbound.lastSeq - replay.length;
+    let seq = peerReceived;
+    let sent = 0;
     for (const frame of replay) {
       if (++seq > this.storedSeq && this.host.store !== null) break;
       connection.send(frame);
+      sent++;
     }
     this.flushAck();
+    return sent;
   }
 
   disconnected(

@@ -205,9 +205,9 @@ export class SessionRegistry implements CoreHost {
       refuse(this, connection, 'resume-refused', CloseCode.TRY_AGAIN_LATER, 'too many resumes');
       return 'done';
     }
-    let replay: Uint8Array[];
     try {
-      replay = core.delivery.resume(request.lastSeq, request.sentSeq);
+      // Checks the client's positions and drops what it has (the replay is taken at attach).
+      core.delivery.resume(request.lastSeq, request.sentSeq);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       // Final for this client's state, which cannot be reconciled; the session is untouched.
@@ -222,9 +222,13 @@ export class SessionRegistry implements CoreHost {
       const limit = this.options.maxResumesPerMinute;
       // This node's own copy is ahead of the store, not behind it: only the epoch must match.
       const expected = { epoch: core.record.epoch, version: local ? null : core.record.version };
-      const epoch = await this.storeStep(connection, () =>
+      const claiming = this.storeStep(connection, () =>
         store.claim(id, expected, this.host.nodeId, claimed, limit),
       );
+      // This node keeps serving its own copy meanwhile: writes issued from now on reach Redis
+      // after the claim, so they carry the epoch a successful claim sets.
+      if (local) core.record.epoch = expected.epoch + 1;
+      const epoch = await claiming;
       if (epoch === false) return 'done';
       if (epoch === 'too-many' || epoch === 'conflict') {
         if (local) local.abandon();
@@ -251,14 +255,14 @@ export class SessionRegistry implements CoreHost {
       if (core.state === 'open') core.suspend('closed');
       return 'done';
     }
-    core.attach(connection, replay);
+    const replayed = core.attach(connection, request.lastSeq);
     if (!local) {
       this.memberships.arrived(core);
       this.host.opened(this.facades.get(core)!, { moved: true });
     }
     const facade = this.facades.get(core)!;
     emitGuarded(facade, (e) => this.reportError(e), 'resume', {
-      replayedToClient: replay.length,
+      replayedToClient: replayed,
       replayedFromClient: request.sentSeq - core.delivery.inbound.lastSeq,
     });
     return 'done';
