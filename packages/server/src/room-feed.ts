@@ -90,11 +90,14 @@ export class RoomFeed implements RoomListener {
     const feed = this.feeds.get(room);
     const cursor = core.record.roomCursors[room] ?? '0-0';
     if (feed && compareEntryIds(cursor, feed.base) >= 0) {
-      for (const entry of feed.recent) {
+      // A member is usually just behind the newest entries: find where it stands from the
+      // end, so each new entry costs each member a comparison or two, not a walk of the list.
+      const { recent } = feed;
+      let from = recent.length;
+      while (from > 0 && compareEntryIds(recent[from - 1]!.id, cursor) > 0) from--;
+      for (let i = from; i < recent.length; i++) {
         if (core.state === 'closed' || !core.record.rooms.includes(room)) return;
-        if (compareEntryIds(entry.id, core.record.roomCursors[room] ?? '0-0') > 0) {
-          core.deliverRoom(room, entry);
-        }
+        core.deliverRoom(room, recent[i]!);
       }
       return;
     }
