@@ -46,6 +46,20 @@ export interface BenchConfig {
     afterMs: number;
     drainMs: number;
   };
+  roomBroadcast: {
+    /** Room members, spread evenly over the nodes (one client process per node). */
+    members: number;
+    nodes: number;
+    /** Closed loop: each node publishes this many broadcasts per round. */
+    perNodeRound: number;
+    warmupMs: number;
+    measureMs: number;
+    /** Fixed offered rates, broadcasts/s over all nodes (the nodes publish in turn), in order. */
+    rates: readonly number[];
+    pacedMs: number;
+    /** A round (or a drain) ends when nothing more arrived for this long. */
+    stallMs: number;
+  };
 }
 
 function envInt(name: string, fallback: number): number {
@@ -118,6 +132,20 @@ export function makeConfig(smoke: boolean, repeat: number | undefined): BenchCon
       leadMs: smoke ? 800 : 3_000,
       afterMs: smoke ? 1_500 : 7_000,
       drainMs: smoke ? 700 : 3_000,
+    },
+    roomBroadcast: {
+      members: envInt('BENCH_ROOM_N', smoke ? 60 : 1_000),
+      nodes: smoke ? 2 : 3,
+      perNodeRound: smoke ? 5 : 20,
+      warmupMs: smoke ? 100 : 1_000,
+      measureMs: envInt('BENCH_ROOM_MS', smoke ? 300 : 5_000),
+      rates: (process.env.BENCH_ROOM_RATES ?? (smoke ? '20' : '10,30')).split(',').map((r) => {
+        const rate = Number(r);
+        if (!(rate > 0)) throw new Error('BENCH_ROOM_RATES takes broadcasts/s, comma-separated');
+        return rate;
+      }),
+      pacedMs: smoke ? 300 : 4_000,
+      stallMs: smoke ? 500 : 3_000,
     },
   };
 }

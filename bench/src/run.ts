@@ -1,7 +1,8 @@
 // Probe benchmark runner: every system side by side, in one run, on one machine.
 //   pnpm bench [--scenario echo,fanout,idle,detection,resume,bundle,redis-echo,resume-elsewhere,
-//              redis-memory,kill-node] [--repeat N] [--smoke] [--out FILE] [--no-build]
-//              [--systems ws,socketio,socketio-recovery,probe,socketio-redis,probe-redis]
+//              redis-memory,kill-node,room-broadcast] [--repeat N] [--smoke] [--out FILE] [--no-build]
+//              [--systems ws,socketio,socketio-recovery,probe,socketio-redis,probe-redis,
+//              socketio-redis-pubsub,probe-redis-volatile]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
@@ -21,6 +22,7 @@ import { runRedisEcho } from './scenarios/redis-echo.js';
 import { runRedisMemory } from './scenarios/redis-memory.js';
 import { runResume } from './scenarios/resume.js';
 import { runResumeElsewhere } from './scenarios/resume-elsewhere.js';
+import { runRoomBroadcast } from './scenarios/room-broadcast.js';
 import { SYSTEMS, type SystemName } from './systems/index.js';
 
 type Scenario = (config: BenchConfig, systems: readonly SystemName[], log: Log) => Promise<Row[]>;
@@ -29,7 +31,7 @@ const SINGLE_NODE: readonly SystemName[] = ['ws', 'socketio', 'socketio-recovery
 
 /**
  * Scenario → how to run it and which systems take part (`smokeSystems`: in the smoke run, when
- * fewer). The last four run several nodes (or one node) on a Redis they start themselves.
+ * fewer). The last five run several nodes (or one node) on a Redis they start themselves.
  */
 const SCENARIOS: Record<
   string,
@@ -50,6 +52,11 @@ const SCENARIOS: Record<
     run: runKillNode,
     systems: ['socketio-redis', 'probe-redis'],
     smokeSystems: ['probe-redis'],
+  },
+  'room-broadcast': {
+    run: runRoomBroadcast,
+    systems: ['socketio-redis-pubsub', 'socketio-redis', 'probe-redis', 'probe-redis-volatile'],
+    smokeSystems: ['probe-redis', 'probe-redis-volatile'],
   },
 };
 
@@ -163,7 +170,7 @@ async function main(): Promise<void> {
       : []),
     '- Cells: median (min–max) over repeats (echo, fan-out, idle, and the scenarios with several nodes: one value per run) or over all trials (detection, resume).',
     "  Ratios divide Probe's median by the other system's median (Probe + Redis's, in the table of several nodes).",
-    `- Versions: ws 8.23.0, socket.io / socket.io-client 4.8.4 (websocket transport only), Probe from this workspace's built packages${sharedRows.length > 0 ? `; ${redisVersion()}, @socket.io/redis-streams-adapter 0.3.1 and ioredis 6.0.0 (Socket.IO), @probe/redis (ioredis 6.0.0)` : ''}.`,
+    `- Versions: ws 8.23.0, socket.io / socket.io-client 4.8.4 (websocket transport only), Probe from this workspace's built packages${sharedRows.length > 0 ? `; ${redisVersion()}, @socket.io/redis-streams-adapter 0.3.1, @socket.io/redis-adapter 8.3.0 and ioredis 6.0.0 (Socket.IO), @probe/redis (ioredis 6.0.0)` : ''}.`,
     '',
     '## Results',
     '',
@@ -200,6 +207,7 @@ function methodText(c: BenchConfig): string {
 /** How the scenarios with several nodes are run. */
 function sharedMethod(c: BenchConfig): string[] {
   const k = c.killNode;
+  const rb = c.roomBroadcast;
   const handover =
     c.handover.handoverTimeoutMs === undefined
       ? "Probe's defaults: handoverTimeoutMs 2000, RedisSessionStore heartbeatMs 1000 (a node counts as dead 3 s after its last heartbeat)"
@@ -210,6 +218,7 @@ function sharedMethod(c: BenchConfig): string[] {
     `- Echo with sessions in Redis: as Echo (64-byte object, window ${c.echo.window}), a fresh Redis per measurement; appendfsync ${c.redisEcho.appendfsync.join(' and ')} (everysec: \`--appendfsync everysec\` after testkit's defaults). Raw ws and Probe in memory are measured once per repeat and shown in every appendfsync row.`,
     `- Resume on another node: nodes A and B (child processes) on one Redis; ${c.resumeElsewhere.clients} Probe clients (default reconnect policy) connect through the balancer to A and make one round trip each; the balancer then sends new connections to B only, and A is closed with \`server.close()\` (deploy) or, in a separate round with fresh nodes and Redis, SIGKILLed. Per client: its 'disconnect' event → its 'open' with \`resumed: true\`, then one more round trip must succeed on B. "minus the reconnect delay" subtracts the backoff delays the client reported in its 'disconnect' events (full jitter, first retry 0–250 ms). p50/p99 are over the clients of one round; cells are median (min–max) over rounds.`,
     `- Redis memory: one node, ${c.redisMemory.sessions} idle Probe clients in a client process (20 warm-up sessions opened and closed first); \`INFO memory\` used_memory and used_memory_dataset before and ${c.redisMemory.settleMs} ms after they connected, divided by the number of sessions; MEMORY USAGE (SAMPLES 0) of one session hash.`,
+    `- Room broadcast: ${rb.nodes} nodes on one Redis, ${rb.members} members of one room spread evenly over them (each node's members in a client process of their own, connected straight to it; Probe: \`await session.join(room)\` resolved on every member before the start). Every broadcast carries the machine's monotonic time (CLOCK_MONOTONIC) of its broadcast() call; encoded once per broadcast by each system. Probe + RedisSessionStore: \`server.broadcast(data, { room })\` (exactly once: stored in the room's Redis stream); volatile: \`{ room, volatile: true }\` (Redis pub/sub, at most once); Socket.IO: \`io.to(room).emit()\` with \`@socket.io/redis-adapter\` (pub/sub, no recovery) or with the Redis streams adapter and recovery (as in kill-node). Closed loop: in each round every node publishes ${rb.perNodeRound} broadcasts in one event-loop turn, and the next round starts when every member has them all (or nothing arrived for ${rb.stallMs} ms); ${rb.warmupMs} ms of rounds as warm-up, then ${rb.measureMs} ms measured: deliveries/s = deliveries received ÷ time from the first round's start to the last round's end, seen by the runner. Closed loop and each fixed rate start once every delivery so far arrived (or nothing did for ${rb.stallMs} ms). Fixed rates: ${rb.rates.join(' then ')} broadcasts/s over the whole cluster for ${rb.pacedMs} ms each, broadcast j due at start + j/rate and published by node j mod ${rb.nodes}; latency = receipt − timestamp, over every delivery of that phase (nearest-rank p50/p99). "Missing" = broadcasts × members − deliveries counted once nothing more arrived for ${rb.stallMs} ms (negative: more deliveries than that).`,
     `- Kill a node: ${k.nodes} nodes on one Redis; ${k.clients} clients connect one by one through the balancer (so ${k.clients / k.nodes} per node). Each client sends {n} every ${k.everyMs} ms (n counting per client); each node sends {o: node, n} every ${k.everyMs} ms to every client it serves (Probe: every session the application was told about, from its 'session' event to its 'close', open or suspended; Socket.IO: every connected socket; n counting per node and client). After ${k.leadMs} ms node 0 is SIGKILLed and removed from the balancer; traffic goes on for ${k.afterMs} ms, then stops; the run waits for the clients of the killed node to be back, then ${k.drainMs} ms. Every node logs each message its application received and each message it sent with a synchronous file write, so the killed node's log is complete up to its death. Client→server lost = sent by a client, in no node's log; delivered twice = in the logs more than once, unmarked when the later delivery's \`meta.redelivered\` is false (Socket.IO has no such mark). Server→client lost = in a node's log as sent, never received by the client; "sent in its last ${100} ms" counts those the killed node sent just before it died.`,
   ];
 }

@@ -3,7 +3,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { emitEvent, serve } from '../lib/child-runtime.js';
-import { epochNow, sleep } from '../lib/time.js';
+import { epochNow, monoNow, sleep } from '../lib/time.js';
 import { startProfile, stopProfile } from '../lib/window-profile.js';
 import {
   adapter,
@@ -130,6 +130,46 @@ serve(
         await new Promise((resolve) => setImmediate(resolve));
       }
       return { t, enqueueMs: performance.now() - started };
+    },
+    /**
+     * Room broadcast, closed loop: `count` broadcasts at once, each stamped with the monotonic
+     * time of its broadcast() call (`ts`), this node's index (`o`) and a number (`n`).
+     */
+    roomBurst(args: { count: number; node: number; from: number; text: string }) {
+      const s = need();
+      for (let i = 0; i < args.count; i++) {
+        s.broadcast({ ts: monoNow(), o: args.node, n: args.from + i, text: args.text });
+      }
+      return {};
+    },
+    /**
+     * Room broadcast at a fixed rate: broadcast j of the whole cluster is due at
+     * `startAt + j / rate` s (monotonic clock); this node publishes those with
+     * j ≡ node (mod nodes), until `durationMs` after `startAt`. Returns how many it sent and
+     * how late the latest call was, ms.
+     */
+    async roomPaced(args: {
+      rate: number;
+      node: number;
+      nodes: number;
+      startAt: number;
+      durationMs: number;
+      text: string;
+    }) {
+      const s = need();
+      let sent = 0;
+      let maxLateMs = 0;
+      for (let j = args.node; ; j += args.nodes) {
+        const due = args.startAt + (j * 1000) / args.rate;
+        if (due >= args.startAt + args.durationMs) break;
+        const wait = due - monoNow();
+        if (wait > 0) await sleep(wait);
+        const now = monoNow();
+        maxLateMs = Math.max(maxLateMs, now - due);
+        s.broadcast({ ts: now, o: args.node, n: j, text: args.text });
+        sent++;
+      }
+      return { sent, maxLateMs };
     },
     /** Memory after a full GC (the process runs with --expose-gc). */
     async memory() {

@@ -43,6 +43,16 @@ export const SINGLE_NODE_RATIOS: readonly RatioColumn[] = [
 export const SHARED_RATIOS: readonly RatioColumn[] = [
   { label: 'Probe + Redis ÷ Probe in memory', over: 'probe-redis', under: 'probe' },
   { label: 'Probe + Redis ÷ Socket.IO + Redis', over: 'probe-redis', under: 'socketio-redis' },
+  {
+    label: 'Probe + Redis ÷ Socket.IO + Redis adapter',
+    over: 'probe-redis',
+    under: 'socketio-redis-pubsub',
+  },
+  {
+    label: 'Probe volatile ÷ Socket.IO + Redis adapter',
+    over: 'probe-redis-volatile',
+    under: 'socketio-redis-pubsub',
+  },
 ];
 
 /**
@@ -242,7 +252,44 @@ function sharedTargets(rows: Row[]): (TargetResult | null)[] {
     .filter((r) => /^(client→server|server→client) (messages lost|delivered twice)/.test(r.metric))
     .flatMap((r) => r.samples['probe-redis'] ?? []);
   const worst = failures.length > 0 ? Math.max(...failures) : Number.NaN;
+  const roomRate = rows.find(
+    (r) =>
+      r.group === 'shared' &&
+      r.scenario.startsWith('Room broadcast') &&
+      r.scenario.includes('closed loop') &&
+      r.metric === 'deliveries/s',
+  );
+  const roomP99 = rows.filter(
+    (r) =>
+      r.group === 'shared' &&
+      r.scenario.startsWith('Room broadcast') &&
+      r.metric.endsWith('ms, p99'),
+  );
+  const loop =
+    'closed loop: each node publishes a burst per round, next round once every member has it';
   return [
+    atLeastRatio(
+      `Room broadcast deliveries/s, Probe exactly-once ≥ 1.0× Socket.IO + Redis adapter (${loop})`,
+      roomRate,
+      'socketio-redis-pubsub',
+      1,
+      'probe-redis',
+    ),
+    atLeastRatio(
+      `Room broadcast deliveries/s, Probe volatile ≥ 1.5× Socket.IO + Redis adapter (${loop})`,
+      roomRate,
+      'socketio-redis-pubsub',
+      1.5,
+      'probe-redis-volatile',
+    ),
+    ...roomP99.map((r) =>
+      below(
+        `Room broadcast, Probe exactly-once, broadcast() → receipt p99 on loopback, ${r.scenario.replace(/^.*, fixed rate/, 'fixed rate')} (median of runs)`,
+        median(r, 'probe-redis'),
+        100,
+        'ms',
+      ),
+    ),
     atLeastRatio(
       'Echo with sessions in Redis (appendfsync always) ≥ 0.5× in memory',
       find(

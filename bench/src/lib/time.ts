@@ -50,3 +50,12 @@ export function deferred<T>(): {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * The machine's monotonic clock (CLOCK_MONOTONIC on Linux) in ms: one clock for every process
+ * on the machine, so a timestamp taken in one process can be compared with `monoNow()` in
+ * another, and never jumps with the wall clock.
+ */
+export function monoNow(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}

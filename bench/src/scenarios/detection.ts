@@ -14,6 +14,8 @@ const CLIENT_DETECTS: Record<SystemName, boolean> = {
   probe: true,
   'socketio-redis': true,
   'probe-redis': true,
+  'socketio-redis-pubsub': true,
+  'probe-redis-volatile': true,
 };
 
 interface Trial {

@@ -10,11 +10,15 @@ export async function adapter(name: SystemName): Promise<SystemAdapter> {
     case 'socketio-recovery':
       return (await import('./socketio.js')).socketIoSystem(true);
     case 'socketio-redis':
-      return (await import('./socketio.js')).socketIoSystem(true, true);
+      return (await import('./socketio.js')).socketIoSystem(true, 'streams');
+    case 'socketio-redis-pubsub':
+      return (await import('./socketio.js')).socketIoSystem(false, 'pubsub');
     case 'probe':
       return (await import('./probe.js')).probeSystem(false);
     case 'probe-redis':
       return (await import('./probe.js')).probeSystem(true);
+    case 'probe-redis-volatile':
+      return (await import('./probe.js')).probeSystem(true, true);
   }
 }
 

@@ -5,8 +5,9 @@ import { ROOM, type SystemAdapter } from './types.js';
 /**
  * Probe with its defaults, except the probe schedule when a scenario sets one. With `shared`,
  * sessions live in Redis (`RedisSessionStore` from @probe/redis), so several nodes serve them.
+ * With `volatile`, room broadcasts are sent with `{ volatile: true }` (at most once, not stored).
  */
-export function probeSystem(shared: boolean): SystemAdapter {
+export function probeSystem(shared: boolean, volatile = false): SystemAdapter {
   return {
     async startServer(options, hooks) {
       let store: (SessionStore & { close(): Promise<void> }) | undefined;
@@ -36,10 +37,20 @@ export function probeSystem(shared: boolean): SystemAdapter {
       // 'session' (new, or moved here) until 'close'. (`server.sessions()` also yields a
       // session whose takeover from another node is still under way.)
       const announced = new Set<Session<string>>();
+      // Members whose `session.join(ROOM)` resolved: the membership is in effect.
+      const joined = new Set<Session<string>>();
       server.on('session', (session, info) => {
         announced.add(session);
-        session.on('close', () => announced.delete(session));
-        server.rooms.join(ROOM, session);
+        session.on('close', () => {
+          announced.delete(session);
+          joined.delete(session);
+        });
+        session.join(ROOM).then(
+          () => {
+            if (session.state !== 'closed') joined.add(session);
+          },
+          () => {},
+        );
         onSession?.(session.data, info.moved);
         if (onMessage) {
           session.on('message', (data, meta) => {
@@ -57,9 +68,9 @@ export function probeSystem(shared: boolean): SystemAdapter {
       return {
         port,
         connections: () => server.stats().connections,
-        roomSize: () => server.rooms.members(ROOM).length,
+        roomSize: () => joined.size,
         broadcast(data) {
-          server.broadcast(data, { room: ROOM });
+          server.broadcast(data, { room: ROOM, volatile });
         },
         sendEach(make, sent) {
           let count = 0;

@@ -9,26 +9,38 @@ const EVENT = 'm';
 /**
  * Socket.IO 4.8 with the websocket transport only on both sides; with `recovery` the server
  * enables connection state recovery (missed server→client packets replayed on reconnect).
- * With `shared`, nodes share state through Redis with `@socket.io/redis-streams-adapter`
- * (packets go through one Redis stream; with recovery, a disconnected socket's session is
- * stored in Redis, so it can be recovered on another node).
+ * With `shared: 'streams'`, nodes share state through Redis with
+ * `@socket.io/redis-streams-adapter` (packets go through one Redis stream; with recovery, a
+ * disconnected socket's session is stored in Redis, so it can be recovered on another node).
+ * With `shared: 'pubsub'`, through `@socket.io/redis-adapter` 8.3 (Redis pub/sub: a broadcast
+ * is published once and every node emits it to its own sockets; nothing is stored, so there is
+ * no recovery across nodes).
  */
-export function socketIoSystem(recovery: boolean, shared = false): SystemAdapter {
+export function socketIoSystem(
+  recovery: boolean,
+  shared: 'streams' | 'pubsub' | false = false,
+): SystemAdapter {
   return {
     async startServer(options, hooks) {
       let adapter: Record<string, unknown> = {};
-      let redis: { quit(): Promise<unknown>; disconnect(): void } | undefined;
+      const redisClients: { quit(): Promise<unknown>; disconnect(): void }[] = [];
       if (shared) {
-        if (!options.shared) throw new Error('socketio-redis needs a Redis URL');
-        const [{ Redis }, { createAdapter }] = await Promise.all([
-          import('ioredis'),
-          import('@socket.io/redis-streams-adapter'),
-        ]);
+        if (!options.shared) throw new Error(`socketio-redis (${shared}) needs a Redis URL`);
+        const { Redis } = await import('ioredis');
         const client = new Redis(options.shared.redisUrl);
         client.on('error', () => {});
-        redis = client;
-        // A stream long enough that no packet of a run is trimmed before a recovery needs it.
-        adapter = { adapter: createAdapter(client, { maxLen: 1_000_000 }) };
+        redisClients.push(client);
+        if (shared === 'streams') {
+          const { createAdapter } = await import('@socket.io/redis-streams-adapter');
+          // A stream long enough that no packet of a run is trimmed before a recovery needs it.
+          adapter = { adapter: createAdapter(client, { maxLen: 1_000_000 }) };
+        } else {
+          const { createAdapter } = await import('@socket.io/redis-adapter');
+          const sub = client.duplicate();
+          sub.on('error', () => {});
+          redisClients.push(sub);
+          adapter = { adapter: createAdapter(client, sub) };
+        }
       }
       const echo = options.echo ?? true;
       const http = createServer();
@@ -80,7 +92,9 @@ export function socketIoSystem(recovery: boolean, shared = false): SystemAdapter
           server.disconnectSockets(true);
           http.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));
-          await redis?.quit().catch(() => redis?.disconnect());
+          await Promise.all(
+            redisClients.map((redis) => redis.quit().catch(() => redis.disconnect())),
+          );
         },
       };
     },

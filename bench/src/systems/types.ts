@@ -6,6 +6,8 @@ export const SYSTEMS = [
   'probe',
   'socketio-redis',
   'probe-redis',
+  'socketio-redis-pubsub',
+  'probe-redis-volatile',
 ] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
@@ -16,10 +18,17 @@ export const SYSTEM_LABELS: Record<SystemName, string> = {
   probe: 'Probe',
   'socketio-redis': 'Socket.IO + recovery + Redis streams adapter',
   'probe-redis': 'Probe + RedisSessionStore',
+  'socketio-redis-pubsub': 'Socket.IO + Redis adapter (pub/sub)',
+  'probe-redis-volatile': 'Probe + RedisSessionStore, volatile broadcasts',
 };
 
 /** Systems that keep their state in a shared Redis, so several server nodes serve one app. */
-export const SHARED_SYSTEMS: readonly SystemName[] = ['socketio-redis', 'probe-redis'];
+export const SHARED_SYSTEMS: readonly SystemName[] = [
+  'socketio-redis',
+  'probe-redis',
+  'socketio-redis-pubsub',
+  'probe-redis-volatile',
+];
 
 /** Room every connection joins on arrival (fan-out broadcasts to it). */
 export const ROOM = 'bench';
@@ -70,9 +79,12 @@ export interface BenchServer {
   readonly port: number;
   /** Open transport connections. */
   connections(): number;
-  /** Members of {@link ROOM}. */
+  /** Members of {@link ROOM} on this node (Probe: those whose `session.join()` resolved). */
   roomSize(): number;
-  /** Sends `data` to every member of {@link ROOM}. */
+  /**
+   * Sends `data` to every member of {@link ROOM} (with a shared system, on every node);
+   * Probe + RedisSessionStore, volatile broadcasts: `{ volatile: true }`.
+   */
   broadcast(data: unknown): void;
   /**
    * Sends one message to every client this node serves, as the application knows them (Probe:
