@@ -11,12 +11,7 @@ export class Rooms {
 
   /** @returns false when `core` already was a member. */
   join(room: string, core: SessionCore): boolean {
-    let members = this.rooms.get(room);
-    if (!members) {
-      members = new Set();
-      this.rooms.set(room, members);
-    }
-    members.add(core);
+    this.add(room, core);
     const { rooms } = core.record;
     if (rooms.includes(room)) return false;
     rooms.push(room);
@@ -44,14 +39,13 @@ export class Rooms {
 
   /** Indexes a session that arrived with rooms in its record. */
   index(core: SessionCore): void {
-    for (const room of core.record.rooms) {
-      let members = this.rooms.get(room);
-      if (!members) {
-        members = new Set();
-        this.rooms.set(room, members);
-      }
-      members.add(core);
-    }
+    for (const room of core.record.rooms) this.add(room, core);
+  }
+
+  private add(room: string, core: SessionCore): void {
+    const members = this.rooms.get(room);
+    if (members) members.add(core);
+    else this.rooms.set(room, new Set([core]));
   }
 
   members(room: string): ReadonlySet<SessionCore> {

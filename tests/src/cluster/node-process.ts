@@ -1,62 +1,11 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type Exit, forkChild } from './children.js';
 import type { NodeReport, ReadyReport } from './reports.js';
 
-const require = createRequire(import.meta.url);
+export type { Exit } from './children.js';
+
 const NODE_ENTRY = fileURLToPath(new URL('./node.ts', import.meta.url));
-
-/** Node processes still alive, killed when the test process ends. */
-const live = new Set<ChildProcess>();
-let hooked = false;
-
-/**
- * SIGKILL every node on exit, and on SIGINT/SIGTERM/SIGHUP, which skip 'exit' (a test runner
- * stops its workers with SIGTERM). A node that is not stopped also exits when the IPC channel
- * closes; a SIGSTOPped one needs this.
- */
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  const killAll = () => {
-    for (const child of live) child.kill('SIGKILL');
-    live.clear();
-  };
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      killAll();
-      // Ours was the only handler: let the signal do what it would have done without it.
-      if (process.listenerCount(signal) === 1) {
-        process.off(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, onSignal);
-  }
-}
-
-/**
- * The tsx loader, after checking that the packages node.ts imports are there and built: it
- * imports them as an application does, from their dist.
- */
-function preflight(): string {
-  for (const name of ['@probe/server', '@probe/redis']) {
-    const dir = fileURLToPath(new URL(`../../node_modules/${name}/`, import.meta.url));
-    if (!existsSync(dir)) {
-      throw new Error(`cluster node: ${name} is not a dependency of @probe/tests (${dir})`);
-    }
-    if (!existsSync(`${dir}dist`)) {
-      throw new Error(`cluster node: ${name} is not built: run pnpm turbo run build`);
-    }
-  }
-  try {
-    return pathToFileURL(require.resolve('tsx')).href;
-  } catch (error) {
-    throw new Error('cluster node: tsx is not a devDependency of @probe/tests', { cause: error });
-  }
-}
 
 export interface NodeSettings {
   readonly redisUrl: string;
@@ -70,11 +19,6 @@ export interface NodeSettings {
  * got SIGTERM and is closing, `exited` is gone.
  */
 export type NodeState = 'running' | 'stopped' | 'terminating' | 'exited';
-
-export interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
 
 /** One Probe server node (tests/src/cluster/node.ts) in its own process. */
 export class NodeProcess {
@@ -103,26 +47,13 @@ export class NodeProcess {
     onReport: (report: NodeReport) => void,
     timeoutMs = 30_000,
   ): Promise<NodeProcess> {
-    const tsx = preflight();
-    hookExit();
     const args = [
       settings.redisUrl,
       String(settings.probeIntervalMs),
       String(settings.probeTimeoutMs),
       String(settings.sessionTtlMs),
     ];
-    const child = fork(NODE_ENTRY, args, {
-      execArgv: ['--import', tsx],
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    live.add(child);
-    const exited = new Promise<Exit>((resolve) => {
-      child.once('exit', (code, signal) => {
-        live.delete(child);
-        resolve({ code, signal });
-      });
-    });
+    const { child, exited } = forkChild(NODE_ENTRY, args, ['@probe/server', '@probe/redis']);
     child.on('message', (message: NodeReport) => onReport(message));
     const exitedEarly = exited.then(({ code, signal }): never => {
       throw new Error(`cluster node exited before it was ready (code ${code}, ${signal})`);

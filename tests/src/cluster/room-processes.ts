@@ -2,10 +2,9 @@
 // that can be killed outright (member-process.ts). Both are forked through tsx and import the
 // built packages, as an application does.
 
-import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type Exit, forkChild } from './children.js';
 import type { MemberProcessReport, MemberProcessSettings } from './member-process.js';
 import type {
   BroadcastCommand,
@@ -14,53 +13,10 @@ import type {
   RoomReadyReport,
 } from './room-reports.js';
 
-const require = createRequire(import.meta.url);
 const NODE_ENTRY = fileURLToPath(new URL('./room-node.ts', import.meta.url));
 const MEMBERS_ENTRY = fileURLToPath(new URL('./member-process.ts', import.meta.url));
 
-/** Processes still alive, killed when the test process ends. */
-const live = new Set<ChildProcess>();
-let hooked = false;
-
-/** SIGKILL every child on exit, and on SIGINT/SIGTERM/SIGHUP, which skip 'exit'. */
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  const killAll = () => {
-    for (const child of live) child.kill('SIGKILL');
-    live.clear();
-  };
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      killAll();
-      // Ours was the only handler: let the signal do what it would have done without it.
-      if (process.listenerCount(signal) === 1) {
-        process.off(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, onSignal);
-  }
-}
-
-/** The tsx loader, after checking that the packages the children import are built. */
-function preflight(): string {
-  for (const name of ['@probe/server', '@probe/redis', '@probe/client']) {
-    const dir = fileURLToPath(new URL(`../../node_modules/${name}/`, import.meta.url));
-    if (!existsSync(dir))
-      throw new Error(`room suite: ${name} is not a dependency of @probe/tests`);
-    if (!existsSync(`${dir}dist`)) {
-      throw new Error(`room suite: ${name} is not built: run pnpm turbo run build`);
-    }
-  }
-  return pathToFileURL(require.resolve('tsx')).href;
-}
-
-export interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
+export type { Exit } from './children.js';
 
 /**
  * Forks `entry` with `settings` as JSON in argv, passes every IPC message to `onMessage`, and
@@ -74,22 +30,13 @@ async function forkReady<Report, Ready extends Report>(
   ready: (message: Report) => message is Ready,
   timeoutMs: number,
 ): Promise<{ child: ChildProcess; ready: Ready; exited: Promise<Exit> }> {
-  const tsx = preflight();
-  hookExit();
-  const child = fork(entry, [JSON.stringify(settings)], {
-    execArgv: ['--import', tsx],
-    serialization: 'advanced',
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  live.add(child);
+  const { child, exited } = forkChild(
+    entry,
+    [JSON.stringify(settings)],
+    ['@probe/server', '@probe/redis', '@probe/client'],
+  );
   // A command sent as the process dies fails with EPIPE: that is no error of the test's.
   child.on('error', () => {});
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('exit', (code, signal) => {
-      live.delete(child);
-      resolve({ code, signal });
-    });
-  });
   child.on('message', (message: Report) => onMessage(message));
   let timer: NodeJS.Timeout | undefined;
   try {
