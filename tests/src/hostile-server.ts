@@ -48,7 +48,8 @@ export const WELCOME: WelcomeFrame = {
  * number for a session id, a GOODBYE with a float code. Nothing is validated on the way.
  */
 export function frameBytes(elements: readonly unknown[]): Uint8Array {
-  return encodePayload(elements);
+  // encodePayload writes a MESSAGE's array marker first; the rest is the value's bytes.
+  return encodePayload(elements).subarray(1);
 }
 
 /** A WELCOME's elements in wire order, with `fields` replacing the defaults. */

@@ -1,10 +1,14 @@
 import {
+  Calls,
   CloseCode,
+  checkEventName,
   clampReason,
   closeCodeName,
   Delivery,
   decodeFromServer,
   decodeMessageData,
+  type EventArgs,
+  type EventMap,
   encodeAck,
   encodeGoodbye,
   encodeHello,
@@ -13,9 +17,18 @@ import {
   endsSession,
   FrameType,
   isRetryableClose,
+  type Listeners,
+  type MessageFrame,
+  type NameOf,
+  type NoSchema,
   PROTOCOL_VERSION,
   ProbeError,
+  type ProbeSchema,
   ProtocolError,
+  type ReplyKind,
+  type RequestOptions,
+  type RequestPayload,
+  type RequestReply,
   type ServerFrame,
   type WelcomeFrame,
   type WireData,
@@ -28,11 +41,28 @@ import {
   resolveClientOptions,
   type WebSocketLike,
 } from './options.js';
+import { decodeRecovery, encodeRecovery } from './recovery.js';
 import { RetryPolicy } from './retry.js';
 import { openSocket, releaseSocket, writeFrame } from './socket.js';
 import { Watchdog } from './watchdog.js';
 
 type Timer = ReturnType<typeof setTimeout> | undefined;
+
+/** Every event a client emits: its own, and the server's named events. */
+type AllEvents<In, Out, S extends ProbeSchema> = ClientEvents<In, Out> &
+  EventArgs<S['serverEvents'], ClientEvents<In, Out>>;
+
+/** Options of a send: `volatile` messages go only over an open connection (see `send`). */
+export interface SendOptions {
+  volatile?: boolean;
+}
+
+/** Answers one of the server's requests; what it returns (or resolves with) is the reply. */
+export type ClientRequestHandler<P = never, R = unknown> = (payload: P) => R | Promise<R>;
+
+// The client's base class, with `emit` left out: a client's `emit` sends a named event to the
+// server (as Socket.IO's does); its own events go through `#emit`.
+const Emitter = EventEmitter as unknown as new <E extends EventMap<E>>() => Listeners<E>;
 
 /**
  * Probe client for browsers and Node. Answers the server's probes by itself, notices a silent
@@ -46,8 +76,13 @@ type Timer = ReturnType<typeof setTimeout> | undefined;
  * client.send({ hello: 'world' }); // queued until the session opens
  *
  * @typeParam In messages the server sends; @typeParam Out messages this client sends.
+ * @typeParam S named events and requests of both sides (see `DefineSchema`).
  */
-export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<ClientEvents<In, Out>> {
+export class ProbeClient<
+  In = unknown,
+  Out = unknown,
+  S extends ProbeSchema = NoSchema,
+> extends Emitter<AllEvents<In, Out, S>> {
   state: ClientState = 'closed';
   /** Id of the current session (null before the first welcome or after it was lost). */
   sessionId: string | null = null;
@@ -84,6 +119,8 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
   #retryTimer: Timer;
   /** Set while a received message waits for its acknowledgement. */
   #ackTimer: Timer;
+  /** Requests either way: this client's pending ones, and its handlers of the server's. */
+  readonly #calls: Calls<void>;
 
   constructor(url: string, options: ProbeClientOptions = {}) {
     super();
@@ -97,6 +134,14 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
       maxBytes: resolved.maxQueueBytes,
       highWaterMarkBytes: resolved.highWaterMarkBytes,
     });
+    this.#calls = new Calls(
+      {
+        write: (data, event, call, reply) => this.#send(data, event, call, reply),
+        report: (error) => this.#report(error),
+      },
+      resolved.requestTimeoutMs,
+    );
+    if (resolved.recover !== null) this.#recover(resolved.recover);
     if (resolved.autoConnect) this.connect();
   }
 
@@ -128,23 +173,135 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
   /**
    * Sends a message: delivered exactly once and in order, across reconnects. While offline it
    * is queued and sent when the session resumes.
+   *
+   * With `{ volatile: true }` it is sent at most once, only if the session is open now: not
+   * queued, not replayed, not acknowledged, not counted against the queue limits (cursor
+   * positions, typing indicators: data useless when late).
    * @returns false when unacknowledged data passed `highWaterMarkBytes`: wait for `'drain'`.
+   * Volatile: false when it was dropped (not connected).
    * @throws {ProbeError} `too-large` when the message is larger than the server accepts,
    * `queue-full` when the replay queue limit would be passed (nothing is queued in either
    * case), `client-closed` after the client closed.
    */
-  send(data: Out): boolean {
+  send(data: Out, options?: SendOptions): boolean {
+    return this.#send(data, null, null, null, options?.volatile);
+  }
+
+  /**
+   * Sends the named event `event` to the server, where the session's `on(event)` listeners get
+   * `payload`: exactly once and in order with every other message, or volatile as `send()`.
+   * @returns as `send()`.
+   * @throws {ProbeError} as `send()`, and `invalid-argument` for a name Probe reserves.
+   */
+  emit<K extends NameOf<S['clientEvents']>>(
+    event: K,
+    payload: S['clientEvents'][K],
+    options?: SendOptions,
+  ): boolean {
+    return this.#send(payload, checkEventName(event), null, null, options?.volatile);
+  }
+
+  /**
+   * Sends `data` as a request and resolves with what the session's request handler answered
+   * (`session.handle(handler)` on the server). The request is delivered exactly once, across
+   * reconnects (it waits through them; its handler never runs twice).
+   * @param options.timeoutMs rejects with a `ProbeError` `timeout` (default `requestTimeoutMs`,
+   * 30 s); a late reply is dropped.
+   * @returns rejects also with a `RequestError` (the handler failed, `code` says how), a
+   * `ProbeError` `session-lost` or `client-closed` when the session ended first, or as
+   * `send()` throws.
+   */
+  request(data: Out, options?: RequestOptions): Promise<unknown> {
+    return this.#calls.request(null, data, options);
+  }
+
+  /** As {@link request}, for the named request `event` (answered by `session.handle(event, …)`). */
+  emitWithAck<K extends NameOf<S['clientRequests']>>(
+    event: K,
+    payload: RequestPayload<S['clientRequests'], K>,
+    options?: RequestOptions,
+  ): Promise<RequestReply<S['clientRequests'], K>> {
+    return this.#calls.request(checkEventName(event), payload, options) as Promise<
+      RequestReply<S['clientRequests'], K>
+    >;
+  }
+
+  /**
+   * Answers the server's named requests `event` (`session.emitWithAck(event, …)`), or with no
+   * name its unnamed ones (`session.request(…)`): the handler's result (or what its promise
+   * resolves with) is the reply; a thrown `RequestError` fails it with its code and message,
+   * anything else fails it as `handler-failed` and is reported to `'error'`. One handler per
+   * name; `null` removes it.
+   */
+  handle<K extends NameOf<S['serverRequests']>>(
+    event: K,
+    handler: ClientRequestHandler<
+      RequestPayload<S['serverRequests'], K>,
+      RequestReply<S['serverRequests'], K>
+    > | null,
+  ): this;
+  handle(handler: ClientRequestHandler<In> | null): this;
+  handle(
+    event: string | ClientRequestHandler<never> | null,
+    handler?: ClientRequestHandler<never> | null,
+  ): this {
+    if (typeof event === 'string') this.#calls.handle(checkEventName(event), handler ?? null);
+    else this.#calls.handle(null, event);
+    return this;
+  }
+
+  /**
+   * A recovery key: everything needed to take this session up again in a new page or process
+   * (`new ProbeClient(url, { recover: key })`), with nothing lost: the session, its resume
+   * token, and every message the server has not acknowledged. Null without a session. Keep it
+   * as a secret (it resumes the session) and use it once; see also the `recovery` option.
+   */
+  recoveryKey(): string | null {
+    const { sessionId, token } = this;
+    if (sessionId === null || token === null) return null;
+    const { inbound, outbound } = this.#delivery;
+    return encodeRecovery({
+      sessionId,
+      token,
+      lastSeq: inbound.lastSeq,
+      ackedSeq: outbound.lastSeq - outbound.size,
+      writtenSeq: this.#writtenSeq,
+      frames: outbound.since(outbound.lastSeq - outbound.size),
+    });
+  }
+
+  #recover(key: string): void {
+    const state = decodeRecovery(key);
+    this.sessionId = state.sessionId;
+    this.token = state.token;
+    this.#delivery.outbound.restore(state.ackedSeq, state.frames);
+    this.#delivery.inbound.lastSeq = state.lastSeq;
+    this.#writtenSeq = state.writtenSeq;
+  }
+
+  #send(
+    data: unknown,
+    event: string | null,
+    call: number | null,
+    reply: ReplyKind | null,
+    volatile = false,
+  ): boolean {
     // A sleeping laptop notices the dead connection before queueing, not after.
     this.#watchdog.check();
     if (this.#ended) throw new ProbeError('client-closed', 'the client is closed');
     const delivery = this.#delivery;
-    const frame = encodeMessage(delivery.nextSeq, data);
+    const frame = encodeMessage(volatile ? 0 : delivery.nextSeq, data, event, call, reply);
     const { length } = frame;
     if (length > this.#maxSendBytes) {
       throw new ProbeError(
         'too-large',
         `message of ${length} bytes exceeds the server's limit of ${this.#maxSendBytes}`,
       );
+    }
+    if (volatile) {
+      if (!this.#welcomed) return false;
+      this.#write(frame);
+      return true;
     }
     if (delivery.wouldOverflow(length)) {
       const { size, bytes } = delivery.outbound;
@@ -270,11 +427,33 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
       if (delivery.acknowledge(frame.seq)) this.#emit('drain');
     } else if (frame.seq === 0) {
       // Volatile: outside the sequence, never acknowledged or replayed.
-      this.#emit('message', frame.data as In);
+      this.#deliver(frame);
     } else if (delivery.receive(frame.seq)) {
       if (delivery.inbound.ackDue) this.#flushAck();
       else this.#ackTimer ??= setTimeout(() => this.#flushAck(), this.#options.ackDelayMs);
-      this.#emit('message', frame.data as In);
+      this.#deliver(frame);
+    }
+  }
+
+  /** Hands a message to the application: a reply, a request, a named event or plain data. */
+  #deliver(frame: MessageFrame): void {
+    const { call, event = null, data } = frame;
+    if (call == null) {
+      if (event === null) this.#emit('message', data as In);
+      else this.#emitNamed(event, data);
+    } else if (frame.reply != null) this.#calls.replied(call, frame.reply, data);
+    else this.#calls.answer(event, call, data, undefined);
+  }
+
+  #emitNamed(event: string, payload: unknown): void {
+    try {
+      (EventEmitter.prototype.emit as (e: string, p: unknown) => boolean).call(
+        this,
+        event,
+        payload,
+      );
+    } catch (error) {
+      this.#report(error);
     }
   }
 
@@ -379,6 +558,7 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     const drained = this.#delivery.aboveHighWater;
     const unconfirmed = this.#forget();
     const reason = closeCodeName(code).toLowerCase().replaceAll('_', '-') as SessionLostReason;
+    this.#calls.rejectAll(new ProbeError('session-lost', `the session was lost (${reason})`));
     this.#emit('session-lost', { reason, code, sessionId, unconfirmed });
     if (drained) this.#emit('drain');
   }
@@ -397,6 +577,7 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     this.#ended = true;
     const unsent = this.#delivery.outbound.lastSeq - this.#writtenSeq;
     const unconfirmed = this.#forget();
+    this.#calls.rejectAll(new ProbeError('client-closed', `the client closed: ${reason}`));
     this.#setState('closed');
     this.#emit('close', {
       code,
@@ -422,7 +603,11 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
     ...args: EventEmitter.EventArgs<ClientEvents<In, Out>, E>
   ): void {
     try {
-      super.emit(event, ...args);
+      (EventEmitter.prototype.emit as (e: E, ...a: unknown[]) => boolean).call(
+        this,
+        event,
+        ...args,
+      );
     } catch (error) {
       this.#report(error);
     }
@@ -430,7 +615,14 @@ export class ProbeClient<In = unknown, Out = unknown> extends EventEmitter<Clien
 
   #report(error: unknown): void {
     try {
-      if (super.emit('error', error)) return;
+      if (
+        (EventEmitter.prototype.emit as (e: string, x: unknown) => boolean).call(
+          this,
+          'error',
+          error,
+        )
+      )
+        return;
     } catch (thrown) {
       // Logged, not reported again: an 'error' handler that throws would loop.
       error = thrown;

@@ -1,12 +1,18 @@
 export {
   CloseCode,
+  type DefineSchema,
   endsSession,
   isRetryableClose,
+  type NoSchema,
   ProbeError,
+  type ProbeSchema,
   ProtocolError,
+  RequestError,
+  type RequestOptions,
+  type UntypedSchema,
 } from '@probe/protocol';
 export { type BackoffOptions, backoffDelay } from './backoff.js';
-export { ProbeClient } from './client.js';
+export { type ClientRequestHandler, ProbeClient, type SendOptions } from './client.js';
 export type {
   ClientEvents,
   ClientResumeInfo,

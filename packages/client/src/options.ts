@@ -88,6 +88,14 @@ export interface ProbeClientOptions {
   maxPayloadBytes?: number;
   /** Connect at once; otherwise call `connect()` (`send()` queues until then). @default true */
   autoConnect?: boolean;
+  /** How long `request()` and `emitWithAck()` wait for a reply by default, in ms. @default 30000 */
+  requestTimeoutMs?: number;
+  /**
+   * A key from `recoveryKey()` of an earlier page or process: the client takes that session up
+   * again (resumes it on connect) and re-sends what the server had not acknowledged. A key
+   * whose session has expired ends in `'session-lost'` as any failed resume does.
+   */
+  recover?: string | null;
   /** Source of randomness for backoff jitter (tests pass a seeded one). @default Math.random */
   random?: () => number;
 }
@@ -100,6 +108,7 @@ export type ResolvedClientOptions = Record<Limit, number> & {
   WebSocket: WebSocketConstructor;
   autoConnect: boolean;
   random: () => number;
+  recover: string | null;
 };
 
 /** Smallest allowed value of the numeric options that may not be 0 (the others may). */
@@ -109,6 +118,7 @@ const MINIMUM: Readonly<Partial<Record<string, number>>> = {
   maxPayloadBytes: 64,
   factor: 1,
   connectTimeoutMs: 1,
+  requestTimeoutMs: 1,
 } satisfies Partial<Record<Limit | keyof ReconnectOptions, number>>;
 
 function refuse(message: string): never {
@@ -151,5 +161,6 @@ export function resolveClientOptions(options: ProbeClientOptions): ResolvedClien
     WebSocket: options.WebSocket ?? (WebSocketImpl as unknown as WebSocketConstructor),
     autoConnect: options.autoConnect ?? true,
     random: options.random ?? Math.random,
+    recover: options.recover ?? null,
   };
 }

@@ -237,10 +237,16 @@ async function runExchange(file, exchange, context) {
     if (!layout) throw new VectorError(`step ${stepNumber}: unknown frame type ${values.type}`);
     const given = Object.keys(values).filter((key) => key !== 'type');
     const optional = layout.optional ?? [];
+    // Optional fields are trailing: one that is given needs every optional field before it.
+    const present = optional.filter((field) => given.includes(field)).length;
     const wrong =
       given.some((key) => !layout.fields.includes(key)) ||
-      layout.fields.some((field) => !given.includes(field) && !optional.includes(field));
-    if (wrong) throw new VectorError(`step ${stepNumber}: ${values.type} needs ${layout.fields}`);
+      layout.fields.some((field) => !given.includes(field) && !optional.includes(field)) ||
+      optional.slice(0, present).some((field) => !given.includes(field));
+    if (wrong) {
+      const needs = optional.length > 0 ? ` (optional: ${optional})` : '';
+      throw new VectorError(`step ${stepNumber}: ${values.type} needs ${layout.fields}${needs}`);
+    }
     const frame = { type: layout.type };
     for (const field of layout.fields) frame[field] = values[field] ?? null;
     return codec.encode(frame);
@@ -309,16 +315,19 @@ async function runExchange(file, exchange, context) {
         if (skip.includes(name)) continue;
         throw new StepFailure(`got ${showFrame(frame)}, expected ${expect.type}`);
       }
+      // An optional field the frame leaves out (a plain message's `event`) reads as null.
+      const optional = context.frameTypes[name].optional ?? [];
+      const value = (field) => (optional.includes(field) ? (frame[field] ?? null) : frame[field]);
       const problem = Object.entries(expect)
         .filter(([field]) => field !== 'type')
         .map(([field, pattern]) => {
-          const differs = mismatch(frame[field], pattern, vars);
+          const differs = mismatch(value(field), pattern, vars);
           return differs === null ? null : `${expect.type} '${field}' is ${differs}`;
         })
         .find((differs) => differs !== null);
       if (problem === undefined) {
         for (const [variable, field] of Object.entries(step.bind ?? {}))
-          vars.set(variable, frame[field]);
+          vars.set(variable, value(field));
         return;
       }
       if (!step.untilMatch) throw new StepFailure(problem);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   decode,
+  decodeFromClient,
+  decodeFromServer,
   decodeMessageData,
   encode,
   encodeAck,
@@ -12,8 +14,15 @@ import {
   type WireData,
 } from './codec.js';
 import { isProtocolError, ProtocolError, type ProtocolErrorCode } from './errors.js';
-import { type Frame, FrameType } from './frames.js';
-import { MAX_ID_LENGTH, MAX_PAYLOAD_RANGE, MAX_REASON_LENGTH, PROBE_MS_RANGE } from './validate.js';
+import { type Frame, FrameType, type MessageFrame, ReplyKind } from './frames.js';
+import {
+  MAX_EVENT_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_PAYLOAD_RANGE,
+  MAX_REASON_LENGTH,
+  PROBE_MS_RANGE,
+  RESERVED_EVENTS,
+} from './validate.js';
 
 const MAX_UINT32 = 0xffff_ffff;
 
@@ -23,7 +32,7 @@ const plain = (data: Uint8Array) => new Uint8Array(data);
 const hex = (data: Uint8Array) => Buffer.from(data).toString('hex');
 const fromHex = (text: string) => plain(Buffer.from(text.replaceAll(' ', ''), 'hex'));
 /** Bytes of an arbitrary MessagePack value, to build frames the encoder would never write. */
-const raw = (value: unknown) => plain(encodePayload(value));
+const raw = (value: unknown) => plain(encodePayload(value).subarray(1));
 
 function decodeError(input: WireData, maxBytes?: number): ProtocolError {
   let thrown: unknown;
@@ -115,6 +124,36 @@ describe('decode(encode(frame)) round-trips every frame type', () => {
     [
       'message with the largest seq',
       { type: FrameType.MESSAGE, seq: Number.MAX_SAFE_INTEGER, data: [] },
+    ],
+    ['named event', { type: FrameType.MESSAGE, seq: 1, data: { text: 'hi' }, event: 'chat' }],
+    ['volatile named event', { type: FrameType.MESSAGE, seq: 0, data: true, event: 'typing' }],
+    [
+      'named event with the longest name',
+      { type: FrameType.MESSAGE, seq: 1, data: null, event: 'é'.repeat(MAX_EVENT_LENGTH / 2) },
+    ],
+    ['unnamed request', { type: FrameType.MESSAGE, seq: 2, data: 'ping', event: null, call: 1 }],
+    [
+      'named request',
+      { type: FrameType.MESSAGE, seq: 3, data: { id: 7 }, event: 'user:get', call: 2 },
+    ],
+    [
+      'request with the largest call',
+      { type: FrameType.MESSAGE, seq: 1, data: null, event: null, call: Number.MAX_SAFE_INTEGER },
+    ],
+    [
+      'OK reply',
+      { type: FrameType.MESSAGE, seq: 1, data: 'pong', event: null, call: 1, reply: ReplyKind.OK },
+    ],
+    [
+      'ERROR reply',
+      {
+        type: FrameType.MESSAGE,
+        seq: 4,
+        data: { code: 'no-handler', message: 'no handler' },
+        event: null,
+        call: 2,
+        reply: ReplyKind.ERROR,
+      },
     ],
     ['ack 0', { type: FrameType.ACK, seq: 0 }],
     ['ack 2^32', { type: FrameType.ACK, seq: 2 ** 32 }],
@@ -235,14 +274,84 @@ describe('decode refuses invalid input with a stable code and close code', () =>
       ['probe answer with a negative ack', raw([4, 1, -1]), "'ack'"],
       ['probe answer with a nil ack (omit it instead)', raw([4, 1, null]), "'ack'"],
       ['probe answer with an unsafe ack', raw([4, 1, 2 ** 53]), "'ack'"],
-      ['message without data', raw([5, 1]), "'message' must have 3 elements, got 2"],
-      ['message with an extra field', raw([5, 1, null, null]), 'must have 3 elements, got 4'],
+      ['message without data', raw([5, 1]), "'message' must have 3 to 6 elements, got 2"],
+      [
+        'message with an extra field',
+        raw([5, 1, null, null, 1, 1, 1]),
+        "'message' must have 3 to 6 elements, got 7",
+      ],
       ['message with a negative seq', raw([5, -1, null]), "'seq'"],
       ['message with a fractional seq', raw([5, 1.5, null]), "'seq'"],
       ['message with an unsafe seq', raw([5, 2 ** 53, null]), "'seq'"],
       ['message with a uint64 seq of 2^53+1', fromHex('93 05 cf 0020000000000001 c0'), "'seq'"],
       ['message with a string seq', raw([5, '1', null]), "'seq'"],
       ['message with a nil seq', raw([5, null, null]), "'seq'"],
+      ...(
+        [
+          ['an empty event name', raw([5, 1, null, ''])],
+          ['an event name of 129 bytes', raw([5, 1, null, 'e'.repeat(MAX_EVENT_LENGTH + 1)])],
+          [
+            'an event name of 129 UTF-8 bytes in 65 characters',
+            raw([5, 1, null, `${'é'.repeat(MAX_EVENT_LENGTH / 2)}e`]),
+          ],
+          ['a number as event name', raw([5, 1, null, 1])],
+          ['a boolean as event name', raw([5, 1, null, true])],
+          ['a map as event name', raw([5, 1, null, { name: 'chat' }])],
+        ] as const
+      ).map(
+        ([name, input]) =>
+          [
+            `message with ${name}`,
+            input,
+            "'message' requires 'event' to be null or a string of 1 to 128 UTF-8 bytes",
+          ] as [string, WireData, string],
+      ),
+      [
+        "message with the reserved event name 'message'",
+        raw([5, 1, null, 'message']),
+        "'message' 'event' names an event reserved by Probe ('message')",
+      ],
+      [
+        'request with a reserved event name',
+        raw([5, 1, null, 'session-lost', 1]),
+        "reserved by Probe ('session-lost')",
+      ],
+      ...[0, -1, 1.5, 2 ** 53, null, '1'].map(
+        (call) =>
+          [
+            `request with call ${JSON.stringify(call)}`,
+            raw([5, 1, null, null, call]),
+            "'message' requires an integer 'call' from 1 to 9007199254740991",
+          ] as [string, WireData, string],
+      ),
+      ...[0, 3, null, 1.5, '1'].map(
+        (reply) =>
+          [
+            `reply with reply ${JSON.stringify(reply)}`,
+            raw([5, 1, null, null, 1, reply]),
+            "'message' requires an integer 'reply' from 1 to 2",
+          ] as [string, WireData, string],
+      ),
+      [
+        'reply with a non-null event',
+        raw([5, 1, null, 'chat', 1, ReplyKind.OK]),
+        "'message' that is a reply must have a null 'event'",
+      ],
+      [
+        'volatile request',
+        raw([5, 0, null, null, 1]),
+        "'message' cannot be volatile (seq 0) and a request or reply",
+      ],
+      [
+        'volatile named request',
+        raw([5, 0, null, 'chat', 1]),
+        "'message' cannot be volatile (seq 0) and a request or reply",
+      ],
+      [
+        'volatile reply',
+        raw([5, 0, null, null, 1, ReplyKind.ERROR]),
+        "'message' cannot be volatile (seq 0) and a request or reply",
+      ],
       ['ack without seq', raw([6]), "'ack' must have 2 elements"],
       ['ack with a negative seq', raw([6, -1]), "'seq'"],
       ['ack with a fractional seq', raw([6, 0.5]), "'seq'"],
@@ -470,6 +579,135 @@ describe('encodeMessageWithPayload', () => {
   });
 });
 
+describe('named events, requests and replies (MESSAGE of 4 to 6 elements)', () => {
+  const message = (seq: number, data: unknown, extra: Partial<MessageFrame> = {}): Frame => ({
+    type: FrameType.MESSAGE,
+    seq,
+    data,
+    ...extra,
+  });
+  // [name, encodeMessage arguments, decoded frame, element count]
+  const layouts: [string, Parameters<typeof encodeMessage>, Frame, number][] = [
+    ['plain message', [1, 'hi'], message(1, 'hi'), 3],
+    ['volatile message', [0, 'hi'], message(0, 'hi'), 3],
+    ['named event', [1, { text: 'hi' }, 'chat'], message(1, { text: 'hi' }, { event: 'chat' }), 4],
+    ['volatile named event', [0, true, 'typing'], message(0, true, { event: 'typing' }), 4],
+    ['unnamed request', [2, 'ping', null, 1], message(2, 'ping', { event: null, call: 1 }), 5],
+    [
+      'named request',
+      [3, { id: 7 }, 'user:get', 2],
+      message(3, { id: 7 }, { event: 'user:get', call: 2 }),
+      5,
+    ],
+    [
+      'OK reply',
+      [1, 'pong', null, 1, ReplyKind.OK],
+      message(1, 'pong', { event: null, call: 1, reply: ReplyKind.OK }),
+      6,
+    ],
+    [
+      'ERROR reply',
+      [4, { code: 'handler-failed', message: 'failed' }, null, 2, ReplyKind.ERROR],
+      message(
+        4,
+        { code: 'handler-failed', message: 'failed' },
+        { event: null, call: 2, reply: ReplyKind.ERROR },
+      ),
+      6,
+    ],
+    [
+      'reply with the largest seq and call',
+      [Number.MAX_SAFE_INTEGER, null, null, Number.MAX_SAFE_INTEGER, ReplyKind.OK],
+      message(Number.MAX_SAFE_INTEGER, null, {
+        event: null,
+        call: Number.MAX_SAFE_INTEGER,
+        reply: ReplyKind.OK,
+      }),
+      6,
+    ],
+  ];
+
+  it.each(layouts)('%s: encodeMessage, then decode, in both directions', (_, args, frame, n) => {
+    const encoded = encodeMessage(...args);
+    expect(encoded[0]).toBe(0x90 + n);
+    expect(hex(encode(frame))).toBe(hex(encoded));
+    expect(decode(plain(encoded))).toStrictEqual(frame);
+    expect(decodeFromClient(plain(encoded))).toStrictEqual(frame);
+    expect(decodeFromServer(plain(encoded))).toStrictEqual(frame);
+    expect(decodeMessageData(encoded)).toStrictEqual(
+      frame.type === FrameType.MESSAGE && frame.data,
+    );
+  });
+
+  it('a plain message has no event, call or reply key; a 4-element one has event null', () => {
+    expect(Object.keys(decode(encodeMessage(1, 'hi')))).toEqual(['type', 'seq', 'data']);
+    const nilEvent = decode(fromHex('94 05 01 a26869 c0'));
+    expect(nilEvent).toStrictEqual({ type: FrameType.MESSAGE, seq: 1, data: 'hi', event: null });
+    expect(Object.keys(nilEvent)).toEqual(['type', 'seq', 'data', 'event']);
+    expect(Object.keys(decode(encodeMessage(1, 'hi', null, 1)))).toEqual([
+      'type',
+      'seq',
+      'data',
+      'event',
+      'call',
+    ]);
+  });
+
+  it('counts the event name in UTF-8 bytes, up to MAX_EVENT_LENGTH', () => {
+    for (const event of ['e', 'e'.repeat(MAX_EVENT_LENGTH), 'é'.repeat(MAX_EVENT_LENGTH / 2)]) {
+      expect(decode(encodeMessage(1, null, event))).toMatchObject({ event });
+    }
+    const emoji = '😀'.repeat(MAX_EVENT_LENGTH / 4); // 4 bytes each
+    expect(decode(encodeMessage(1, null, emoji))).toMatchObject({ event: emoji });
+    expect(decodeError(encodeMessage(1, null, `${emoji}e`)).code).toBe('invalid-frame');
+  });
+
+  it('refuses every reserved event name, in events and requests, both ways', () => {
+    for (const name of RESERVED_EVENTS) {
+      for (const frame of [raw([5, 1, null, name]), raw([5, 1, null, name, 1])]) {
+        for (const read of [decode, decodeFromClient, decodeFromServer]) {
+          let thrown: unknown;
+          try {
+            read(frame);
+          } catch (error) {
+            thrown = error;
+          }
+          expect(thrown).toMatchObject({ code: 'invalid-frame', closeCode: 1002 });
+          expect((thrown as Error).message).toBe(
+            `'message' 'event' names an event reserved by Probe ('${name}')`,
+          );
+        }
+      }
+      // Only the exact name is reserved.
+      expect(decode(raw([5, 1, null, `${name}!`]))).toMatchObject({ event: `${name}!` });
+      expect(decode(raw([5, 1, null, name.toUpperCase()]))).toMatchObject({
+        event: name.toUpperCase(),
+      });
+    }
+  });
+
+  const seqs = [0, 1, 127, 128, 65_536, 2 ** 32, Number.MAX_SAFE_INTEGER];
+  const events = [null, 'chat', 'e'.repeat(MAX_EVENT_LENGTH), 'é'.repeat(MAX_EVENT_LENGTH / 2)];
+  it.each(events)(
+    'encodePayload with event %s frames byte-identically to encodeMessage',
+    (event) => {
+      for (const data of [null, 'hello', { room: 'a', list: [1, 2, 3] }, bytes(1, 2, 3)]) {
+        const payload = encodePayload(data, event);
+        expect(payload[0]).toBe(event === null ? 0x93 : 0x94);
+        for (const seq of seqs) {
+          const framed = encodeMessageWithPayload(seq, payload);
+          expect(hex(framed)).toBe(hex(encodeMessage(seq, data, event)));
+          expect(decodeFromServer(framed)).toStrictEqual(
+            event === null
+              ? { type: FrameType.MESSAGE, seq, data }
+              : { type: FrameType.MESSAGE, seq, data, event },
+          );
+        }
+      }
+    },
+  );
+});
+
 describe('wire examples in PROTOCOL.md', () => {
   const examples: [string, Uint8Array, string][] = [
     ['hello, fresh', encode(hello), '9401 01c0c0'],
@@ -497,6 +735,25 @@ describe('wire examples in PROTOCOL.md', () => {
     ['message 1 {text: "hi"}', encodeMessage(1, { text: 'hi' }), '9305 01 de0001a474657874a26869'],
     ['message 300 bytes', encodeMessage(300, bytes(1, 2, 3)), '9305 cd012c c403010203'],
     ['message 2^32 nil', encodeMessage(2 ** 32, null), '9305 cb41f0000000000000 c0'],
+    ['message 0 (volatile) "hi"', encodeMessage(0, 'hi'), '9305 00 a26869'],
+    [
+      'event "chat"',
+      encodeMessage(1, { text: 'hi' }, 'chat'),
+      '9405 01 de0001a474657874a26869 a463686174',
+    ],
+    ['volatile event "typing"', encodeMessage(0, true, 'typing'), '9405 00 c3 a6747970696e67'],
+    ['request', encodeMessage(2, 'ping', null, 1), '9505 02 a470696e67 c0 01'],
+    [
+      'request "user:get"',
+      encodeMessage(3, { id: 7 }, 'user:get', 2),
+      '9505 03 de0001a2696407 a8757365723a676574 02',
+    ],
+    ['OK reply', encodeMessage(1, 'pong', null, 1, ReplyKind.OK), '9605 01 a4706f6e67 c0 01 01'],
+    [
+      'ERROR reply',
+      encodeMessage(4, { code: 'not-found', message: 'no such user' }, null, 2, ReplyKind.ERROR),
+      '9605 04 de0002a4636f6465a96e6f742d666f756e64a76d657373616765ac6e6f20737563682075736572 c0 02 02',
+    ],
     ['ack 3', encodeAck(3), '9206 03'],
     [
       'goodbye 1000 "bye"',

@@ -4,6 +4,7 @@ import {
   type ClientFrame,
   type Frame,
   FrameType,
+  type ReplyKind,
   type ResumeRequest,
   type ServerFrame,
 } from './frames.js';
@@ -69,7 +70,7 @@ function packData(value: unknown): Uint8Array {
 /** What a WebSocket hands over for one message. */
 export type WireData = Uint8Array | ArrayBuffer | string;
 
-/** Bytes of one MessagePack value, for {@link encodeMessageWithPayload}. */
+/** A MESSAGE's array marker, data and event name, from {@link encodePayload}. */
 export type EncodedPayload = Uint8Array & { readonly __encodedPayload: true };
 
 /** Encodes any frame. The hot paths below avoid building the frame object. */
@@ -95,7 +96,13 @@ export function encode(frame: Frame): Uint8Array {
     case FrameType.PROBE_ANSWER:
       return encodeProbeAnswer(frame.id, frame.ack);
     case FrameType.MESSAGE:
-      return encodeMessage(frame.seq, frame.data);
+      return encodeMessage(
+        frame.seq,
+        frame.data,
+        frame.event ?? null,
+        frame.call ?? null,
+        frame.reply ?? null,
+      );
     case FrameType.ACK:
       return encodeAck(frame.seq);
     case FrameType.GOODBYE:
@@ -168,29 +175,47 @@ export function encodeAck(seq: number): Uint8Array {
  * @throws {ProbeError} `unencodable` when MessagePack cannot represent `data`, or when it holds
  * a `Date` (send a number or an ISO string) or another value msgpackr writes as an extension.
  */
-export function encodeMessage(seq: number, data: unknown): Uint8Array {
-  return packData([FrameType.MESSAGE, seq, data]);
+export function encodeMessage(
+  seq: number,
+  data: unknown,
+  event: string | null = null,
+  call: number | null = null,
+  reply: ReplyKind | null = null,
+): Uint8Array {
+  return packData(
+    call !== null
+      ? reply !== null
+        ? [FrameType.MESSAGE, seq, data, null, call, reply]
+        : [FrameType.MESSAGE, seq, data, event, call]
+      : event !== null
+        ? [FrameType.MESSAGE, seq, data, event]
+        : [FrameType.MESSAGE, seq, data],
+  );
 }
 
 /**
- * Encodes application data once, to be framed for many sessions (broadcast).
+ * Encodes application data (and an event name) once, to be framed for many sessions
+ * (broadcast): the MessagePack array marker of the frame, then the data, then the name.
  * @throws {ProbeError} `unencodable`, as {@link encodeMessage}.
  */
-export function encodePayload(data: unknown): EncodedPayload {
-  return packData(data) as EncodedPayload;
+export function encodePayload(data: unknown, event: string | null = null): EncodedPayload {
+  const tail = packData(event === null ? [data] : [data, event]);
+  // A fixarray of 1 or 2 becomes the frame's fixarray of 3 or 4 (type and seq in front).
+  tail[0] = (tail[0] as number) + 2;
+  return tail as EncodedPayload;
 }
 
 /**
- * Frames an already encoded payload as a MESSAGE: a few header bytes (array marker, type,
- * sequence number) in front of the payload bytes, byte-identical to {@link encodeMessage}.
+ * Frames an already encoded payload as a MESSAGE: the array marker, type and sequence number
+ * in front of the payload's values, byte-identical to {@link encodeMessage}.
  */
 export function encodeMessageWithPayload(seq: number, payload: EncodedPayload): Uint8Array {
   const headerLength = 2 + uintLength(seq);
-  const out = new Uint8Array(headerLength + payload.length);
-  out[0] = 0x93; // fixarray of 3
+  const out = new Uint8Array(headerLength + payload.length - 1);
+  out[0] = payload[0] as number; // fixarray of 3 or 4
   out[1] = FrameType.MESSAGE;
   writeUint(out, 2, seq);
-  out.set(payload, headerLength);
+  out.set(payload.subarray(1), headerLength);
   return out;
 }
 

@@ -8,6 +8,7 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const HIGH_WATER_MARK_BYTES = 1024 * 1024;
 const ACK_DELAY_MS = 20;
 const WATCHDOG_SLACK_MS = 50;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Defaults shared by server and client. Each can be overridden by an option of the same name. */
 export const DEFAULTS = {
@@ -36,6 +37,8 @@ export const DEFAULTS = {
   ackEveryMessages: ACK_EVERY_MESSAGES,
   /** Client: extra time beyond interval + timeout before a silent server is declared dead. */
   watchdogSlackMs: WATCHDOG_SLACK_MS,
+  /** How long `request()` waits for a reply unless its own `timeoutMs` says otherwise. */
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
 } as const;
 
 /**
@@ -50,4 +53,5 @@ export const CLIENT_DEFAULTS = {
   ackDelayMs: ACK_DELAY_MS,
   watchdogSlackMs: WATCHDOG_SLACK_MS,
   maxPayloadBytes: MAX_PAYLOAD_BYTES,
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
 } as const;

@@ -73,12 +73,27 @@ export interface ProbeAnswerFrame {
   readonly ack: number | null;
 }
 
+/** How a MESSAGE that answers a request ended (PROTOCOL.md, requests). */
+export const ReplyKind = {
+  /** `data` is the handler's result. */
+  OK: 1,
+  /** `data` is `{ code, message }`: the handler failed or there was none. */
+  ERROR: 2,
+} as const;
+export type ReplyKind = (typeof ReplyKind)[keyof typeof ReplyKind];
+
 /** both ways */
 export interface MessageFrame<T = unknown> {
   readonly type: typeof FrameType.MESSAGE;
-  /** 1 for the first message of a session in this direction, then +1 each. */
+  /** 1 for the first message of a session in this direction, then +1 each; 0: volatile. */
   readonly seq: number;
   readonly data: T;
+  /** The event name of a named event or request; null (or absent) for a plain message. */
+  readonly event?: string | null;
+  /** A request's id (chosen by its sender, from 1), or the id of the request a reply answers. */
+  readonly call?: number | null;
+  /** Set on a reply: how the request ended. Null on a request or any other message. */
+  readonly reply?: ReplyKind | null;
 }
 
 /** both ways */

@@ -1,4 +1,12 @@
 export {
+  type CallHost,
+  Calls,
+  checkEventName,
+  RequestError,
+  type RequestHandler,
+  type RequestOptions,
+} from './calls.js';
+export {
   CloseCode,
   closeCodeName,
   endsSession,
@@ -32,14 +40,27 @@ export {
 } from './errors.js';
 export * from './frames.js';
 export { InboundSequence } from './inbound.js';
+export type { EventMap, Listeners } from './listeners.js';
 export { ProbeError, type ProbeErrorCode } from './probe-error.js';
 export { clampReason } from './reason.js';
 export { ReplayBuffer } from './replay-buffer.js';
+export type {
+  DefineSchema,
+  EventArgs,
+  NameOf,
+  NoSchema,
+  ProbeSchema,
+  RequestPayload,
+  RequestReply,
+  UntypedSchema,
+} from './schema.js';
 export {
+  MAX_EVENT_LENGTH,
   MAX_ID_LENGTH,
   MAX_PAYLOAD_RANGE,
   MAX_REASON_LENGTH,
   PROBE_MS_RANGE,
+  RESERVED_EVENTS,
   validate,
   validateFromClient,
   validateFromServer,

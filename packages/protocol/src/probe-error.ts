@@ -9,7 +9,11 @@ export type ProbeErrorCode =
   /** An API called with an impossible argument (a close code or reason, say). */
   | 'invalid-argument'
   | 'session-closed'
-  | 'client-closed';
+  | 'client-closed'
+  /** A request got no reply within its `timeoutMs`. */
+  | 'timeout'
+  /** The session a request waited in was lost (the server could not resume it). */
+  | 'session-lost';
 
 /** Thrown by server and client APIs; `code` is stable and safe to switch on. */
 export class ProbeError extends Error {

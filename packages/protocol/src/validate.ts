@@ -3,6 +3,28 @@ import { type ClientFrame, type Frame, FrameType, type ServerFrame } from './fra
 
 /** Longest session id or resume token a server will look at. */
 export const MAX_ID_LENGTH = 128;
+/** Longest event name in UTF-8 bytes. */
+export const MAX_EVENT_LENGTH = 128;
+/**
+ * Names a named event may not have: the events Probe's own client and session objects emit,
+ * and the EventEmitter's own. Refused by both senders and receivers.
+ */
+export const RESERVED_EVENTS: readonly string[] = [
+  'close',
+  'disconnect',
+  'drain',
+  'error',
+  'message',
+  'newListener',
+  'open',
+  'removeListener',
+  'request',
+  'resume',
+  'session-lost',
+  'state',
+  'suspend',
+];
+
 /** Longest goodbye reason in UTF-8 bytes: the WebSocket close reason limit (RFC 6455 5.5.1). */
 export const MAX_REASON_LENGTH = 123;
 /**
@@ -152,14 +174,53 @@ const PROBE_ANSWER: Spec = [
   ],
   1,
 ];
+const event: Read = (value, field, frame) =>
+  value === null
+    ? null
+    : typeof value === 'string' && value.length > 0 && utf8Length(value) <= MAX_EVENT_LENGTH
+      ? RESERVED_EVENTS.includes(value)
+        ? fail(frame, `'${field}' names an event reserved by Probe ('${value}')`)
+        : value
+      : fail(
+          frame,
+          `requires '${field}' to be null or a string of 1 to ${MAX_EVENT_LENGTH} UTF-8 bytes`,
+        );
+const CALL = /* @__PURE__ */ int(1, MAX_SEQ);
+const REPLY = /* @__PURE__ */ int(1, 2);
+
 const MESSAGE: Spec = [
   'message',
   [
     // 0 marks a volatile message: not numbered, not acknowledged, never replayed.
     ['seq', SEQ],
     ['data', any],
+    ['event', event],
+    ['call', CALL],
+    ['reply', REPLY],
   ],
+  3,
 ];
+
+/**
+ * MESSAGE, the frame of every application message, has its own reader: the fields a plain
+ * message leaves out stay absent (rather than null), and requests and replies have rules
+ * between fields.
+ */
+function message(values: readonly unknown[]): Record<string, unknown> {
+  const [name, fields] = MESSAGE;
+  const frame: Record<string, unknown> = { type: FrameType.MESSAGE };
+  for (let i = 0; i < values.length - 1; i++) {
+    const [field, check] = fields[i]!;
+    frame[field] = check(values[i + 1], field, name);
+  }
+  if (frame.call !== undefined && frame.seq === 0) {
+    fail(name, 'cannot be volatile (seq 0) and a request or reply');
+  }
+  if (frame.reply !== undefined && frame.event !== null) {
+    fail(name, "that is a reply must have a null 'event'");
+  }
+  return frame;
+}
 const ACK: Spec = ['ack', [['seq', SEQ]]];
 const GOODBYE: Spec = [
   'goodbye',
@@ -227,7 +288,9 @@ function check(value: unknown, specs: Specs, sender?: string): Frame {
   if (value.length < min || value.length > max) {
     fail(name, `must have ${min === max ? min : `${min} to ${max}`} elements, got ${value.length}`);
   }
-  return read(name, fields, value, 1, { type }) as unknown as Frame;
+  return (spec === MESSAGE
+    ? message(value)
+    : read(name, fields, value, 1, { type })) as unknown as Frame;
 }
 
 /**

@@ -6,6 +6,7 @@ import { decode, decodeFromClient, decodeFromServer, encode, encodeMessage } fro
 import {
   bytesToHex,
   FRAME_FIELDS,
+  FRAME_OPTIONAL,
   FRAME_TYPES,
   type FrameName,
   frameToJson,
@@ -19,6 +20,7 @@ import {
 } from './conformance/json-frame.js';
 import { Delivery } from './delivery.js';
 import { ProtocolError, type ProtocolErrorCode, ProtocolErrorCodes } from './errors.js';
+import { MAX_EVENT_LENGTH, RESERVED_EVENTS } from './validate.js';
 
 // vectors/frames.json is data: it was written once by the encoder and is compared with it here,
 // so a change to the wire format shows up as a failing vector (and a diff, once regenerated).
@@ -34,6 +36,8 @@ interface FramesFile {
     { type: number; sender: string; fields: string[]; optional?: string[] }
   >;
   resumeFields: string[];
+  maxEventBytes: number;
+  reservedEvents: string[];
   errorCodes: Record<string, number>;
   closeCodes: { code: number; name: string; next: Next }[];
   otherCloseCodes: { code: number; next: Next }[];
@@ -61,27 +65,42 @@ const hexOf = (text: string) => text.replace(/\s+/g, '');
 describe('frames.json: layout', () => {
   it('names the frame types and fields the codec uses, in wire order', () => {
     for (const [name, layout] of Object.entries(vectors.frameTypes)) {
-      expect([name, layout.type, layout.fields]).toEqual([
+      expect([name, layout.type, layout.fields, layout.optional ?? []]).toEqual([
         name,
         FRAME_TYPES[name as FrameName],
         FRAME_FIELDS[name as FrameName],
+        FRAME_OPTIONAL[name as FrameName],
       ]);
+      // Optional fields are the trailing ones.
+      expect(layout.fields.slice(layout.fields.length - (layout.optional?.length ?? 0))).toEqual(
+        layout.optional ?? [],
+      );
     }
     expect(Object.keys(vectors.frameTypes).sort()).toEqual(Object.keys(FRAME_TYPES).sort());
     expect(vectors.resumeFields).toEqual(RESUME_FIELDS);
+  });
+
+  it('lists the reserved event names and the longest event name the validator uses', () => {
+    expect(vectors.reservedEvents).toEqual(RESERVED_EVENTS);
+    expect(vectors.maxEventBytes).toBe(MAX_EVENT_LENGTH);
   });
 
   it.each(vectors.valid)('element order of $name', ({ hex, frame }) => {
     const array = raw.unpack(hexToBytes(hex)) as unknown[];
     const layout = vectors.frameTypes[frame.type];
     expect(array[0]).toBe(layout.type);
-    layout.fields.forEach((field, i) => {
-      const expected: Json = frame[field] ?? null;
+    // The bytes hold exactly the fields the JSON lists: an optional field left out of one is
+    // left out of the other.
+    const listed = layout.fields.filter((field) => field in frame);
+    expect(listed).toEqual(layout.fields.slice(0, listed.length));
+    expect(array).toHaveLength(listed.length + 1);
+    listed.forEach((field, i) => {
+      const expected = frame[field] as Json;
       const element = array[i + 1];
       if (field === 'resume' && Array.isArray(element)) {
         const resume = expected as Record<string, Json>;
         expect(element).toEqual(vectors.resumeFields.map((name) => resume[name]));
-      } else if (!(field === 'ack' && element === undefined)) {
+      } else {
         expect(toJson(element)).toEqual(expected);
       }
     });

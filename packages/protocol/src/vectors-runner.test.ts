@@ -5,7 +5,9 @@ import { jsonToFrame } from './conformance/json-frame.js';
 import { runExchange } from './conformance/runner.js';
 import type { Connect, ExchangeSocket, SocketEvent } from './conformance/socket.js';
 import { VectorError } from './conformance/values.js';
-import { type Frame, FrameType } from './frames.js';
+import { type Frame, FrameType, ReplyKind } from './frames.js';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 // The runner against a scripted server: what makes an exchange pass, and what makes it fail
 // with a sentence that names the step.
@@ -181,5 +183,55 @@ describe('the exchange runner', () => {
     expect(() =>
       jsonToFrame({ type: 'hello', version: 1, auth: null, resume: { sessionId: 's' } }),
     ).toThrow("'resume' must be null or have exactly");
+  });
+
+  it('builds messages with the optional fields given, in order, and no others', () => {
+    const message = { type: 'message', seq: 2, data: 'ping' } as const;
+    expect(jsonToFrame(message)).toStrictEqual({ type: FrameType.MESSAGE, seq: 2, data: 'ping' });
+    expect(jsonToFrame({ ...message, event: null, call: 1 })).toStrictEqual({
+      type: FrameType.MESSAGE,
+      seq: 2,
+      data: 'ping',
+      event: null,
+      call: 1,
+    });
+    expect(hex(encode(jsonToFrame({ ...message, event: null, call: 1, reply: 2 })))).toBe(
+      '960502a470696e67c00102',
+    );
+    expect(() => jsonToFrame({ ...message, call: 1 })).toThrow(
+      "message: missing 'event' (before a later optional field)",
+    );
+    expect(() => jsonToFrame({ ...message, event: 'chat', reply: 1 })).toThrow(
+      "message: missing 'call' (before a later optional field)",
+    );
+  });
+
+  it('sends requests and matches replies; an optional field a frame leaves out reads as null', async () => {
+    const answering = server((frame) => {
+      if (frame.type !== FrameType.MESSAGE) return [];
+      if (frame.call == null) return [{ ...frame, seq: 1 }, ack(frame.seq)];
+      const reply = { event: null, call: frame.call, reply: ReplyKind.OK };
+      return [{ type: FrameType.MESSAGE, seq: 1, data: 'pong', ...reply }, ack(frame.seq)];
+    });
+    const result = await run(answering, [
+      hello,
+      { expect: { type: 'welcome' } },
+      { send: { type: 'message', seq: 1, data: 'ping', event: 'user:get', call: 7 } },
+      {
+        expect: { type: 'message', data: 'pong', event: null, call: 7, reply: 1 },
+        bind: { call: 'call' },
+      },
+      { expect: { type: 'ack', seq: 1 } },
+      { send: { type: 'message', seq: 2, data: '$call' } },
+      { expect: { type: 'message', data: 7, event: null, call: null, reply: null } },
+    ]);
+    expect(result).toMatchObject({ status: 'passed' });
+    const named = await run(answering, [
+      hello,
+      { expect: { type: 'welcome' } },
+      { send: { type: 'message', seq: 1, data: 'hi', event: 'chat' } },
+      { expect: { type: 'message', event: null } },
+    ]);
+    expect(named.detail).toBe(`step 5 (expect message): message 'event' is "chat", expected null`);
   });
 });

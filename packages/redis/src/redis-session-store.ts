@@ -2,6 +2,7 @@ import {
   compareEntryIds,
   type EndedSession,
   type LoadedSession,
+  type Logger,
   type RoomListener,
   type RoomRead,
   type SessionChanges,
@@ -55,6 +56,13 @@ export interface RedisSessionStoreOptions {
    * @default 10000
    */
   roomMaxLength?: number;
+  /**
+   * Where the store logs (pino-compatible, like the server's `logger` option): a lost Redis
+   * connection and a failed heartbeat at warn (once per outage), their recovery at info.
+   * Failed operations are not logged here: they reach the server as `StoreError`s.
+   * @default none: the store logs nothing
+   */
+  logger?: Logger;
 }
 
 type Commands = {
@@ -102,6 +110,10 @@ export class RedisSessionStore implements SessionStore {
   #lastBeat = Number.NEGATIVE_INFINITY;
   /** Changes each time the lease is taken up again after a lapse. */
   #leaseNumber = 0;
+  readonly #logger: Logger | null;
+  /** Outages already logged, so a reconnect loop logs once. */
+  #connectionLost = false;
+  #heartbeatFailing = false;
 
   constructor(options: RedisSessionStoreOptions) {
     if ((options.url === undefined) === (options.client === undefined)) {
@@ -122,8 +134,18 @@ export class RedisSessionStore implements SessionStore {
     client.defineCommand('probeSync', { numberOfKeys: 2, lua: SYNC });
     client.defineCommand('probeEnd', { numberOfKeys: 3, lua: END });
     // A connection error is reported through the operations that fail; without a listener,
-    // ioredis would print every reconnect attempt.
-    client.on('error', () => {});
+    // ioredis would print every reconnect attempt. The logger hears of it once per outage.
+    this.#logger = options.logger ?? null;
+    client.on('error', (error: Error) => {
+      if (this.#connectionLost) return;
+      this.#connectionLost = true;
+      this.#log('warn', { err: error }, 'Redis connection lost');
+    });
+    client.on('ready', () => {
+      if (!this.#connectionLost) return;
+      this.#connectionLost = false;
+      this.#log('info', {}, 'Redis connection back');
+    });
     this.#client = client as Client;
     this.#keys = new Keys(options.keyPrefix ?? 'probe');
     this.#timeoutMs = options.operationTimeoutMs ?? 2000;
@@ -150,7 +172,23 @@ export class RedisSessionStore implements SessionStore {
     await this.#ready(subscriber);
     await this.#op(() => subscriber.subscribe(this.#keys.channel(node.id)));
     await this.#beat();
-    this.#heartbeat = setInterval(() => void this.#beat().catch(() => {}), this.#heartbeatMs);
+    this.#heartbeat = setInterval(
+      () =>
+        void this.#beat().then(
+          () => {
+            if (!this.#heartbeatFailing) return;
+            this.#heartbeatFailing = false;
+            this.#log('info', { nodeId: node.id }, 'heartbeat stored again');
+          },
+          (error: unknown) => {
+            if (this.#heartbeatFailing) return;
+            this.#heartbeatFailing = true;
+            // Past three heartbeats other nodes take this node's sessions over.
+            this.#log('warn', { err: error, nodeId: node.id }, 'heartbeat failed');
+          },
+        ),
+      this.#heartbeatMs,
+    );
     this.#heartbeat.unref?.();
     this.#touch = setInterval(() => void this.#refresh().catch(() => {}), options.sessionTtlMs / 3);
     this.#touch.unref?.();
@@ -494,6 +532,14 @@ export class RedisSessionStore implements SessionStore {
       pipeline.pexpire(this.#keys.frames(id), this.#ttlMs);
     }
     await this.#op(() => pipeline.exec());
+  }
+
+  #log(level: 'info' | 'warn', fields: object, message: string): void {
+    try {
+      this.#logger?.[level](fields, message);
+    } catch {
+      // A logger that throws must not break the store.
+    }
   }
 
   #onMessage(text: string): void {

@@ -8,6 +8,7 @@ import {
   encodeProbe,
   FrameType,
   type HelloFrame,
+  type MessageFrame,
   PROTOCOL_VERSION,
   ProtocolError,
   probeAnswerId,
@@ -33,7 +34,7 @@ export interface Transport {
 export interface ConnectionPeer {
   readonly id: string;
   /** A MESSAGE; may throw ProtocolError. */
-  receive(seq: number, data: unknown): void;
+  receive(frame: MessageFrame): void;
   /** A cumulative ack (ACK or PROBE_ANSWER); may throw ProtocolError. */
   acknowledge(seq: number): void;
   /** The first frame on a welcomed connection shows the client holds the new token. */
@@ -67,6 +68,16 @@ export interface ConnectionHost {
   hello(connection: Connection, hello: HelloFrame): Promise<void>;
   connectionClosed(connection: Connection): void;
   connectionError(connection: Connection, code: string, closeCode: number, message: string): void;
+  /** Told of probe round trips and probe timeouts (metrics); null or absent when nobody is. */
+  readonly probes?: ProbeObserver | null;
+}
+
+/** Probe round trips and probe timeouts, as a connection sees them. */
+export interface ProbeObserver {
+  /** A probe was answered after `rttMs`. */
+  answered(rttMs: number): void;
+  /** A probe went unanswered: the path had been silent for `silentMs` when it was declared dead. */
+  timedOut(silentMs: number): void;
 }
 
 type Phase = 'handshake' | 'welcoming' | 'open' | 'closed';
@@ -95,6 +106,8 @@ export class Connection implements Timed {
   private phase: Phase = 'handshake';
   private probeId = 0;
   private probeSentAt = 0;
+  /** When the path was last known alive: the last probe answer, or the welcome. */
+  private answeredAt = 0;
   /** When the current probe was due: the cadence follows due times, not send times. */
   private probeDueAt = 0;
   private probePending = false;
@@ -174,7 +187,7 @@ export class Connection implements Timed {
     this.confirmToken();
     switch (frame.type) {
       case FrameType.MESSAGE:
-        peer.receive(frame.seq, frame.data);
+        peer.receive(frame);
         return;
       case FrameType.PROBE_ANSWER:
         this.onProbeAnswer(frame.id);
@@ -226,7 +239,8 @@ export class Connection implements Timed {
     this.tokenConfirmed = false;
     const { probeIntervalMs } = this.host.options;
     const phaseMs = probeIntervalMs / PROBE_PHASES;
-    const first = this.host.now() + Math.random() * probeIntervalMs;
+    this.answeredAt = this.host.now();
+    const first = this.answeredAt + Math.random() * probeIntervalMs;
     this.host.wheel.schedule(this, Math.ceil(first / phaseMs) * phaseMs);
   }
 
@@ -239,8 +253,10 @@ export class Connection implements Timed {
         'no hello within the handshake timeout',
       );
     } else if (this.phase === 'open') {
-      if (this.probePending) this.lost('probe-timeout');
-      else this.sendProbe(now);
+      if (this.probePending) {
+        this.host.probes?.timedOut(now - this.answeredAt);
+        this.lost('probe-timeout');
+      } else this.sendProbe(now);
     }
   }
 
@@ -263,6 +279,8 @@ export class Connection implements Timed {
     // stall swallowed), so the connection keeps its phase.
     const { probeIntervalMs } = this.host.options;
     const now = this.probeSentAt + rtt;
+    this.answeredAt = now;
+    this.host.probes?.answered(rtt);
     let next = this.probeDueAt + probeIntervalMs;
     if (next < now) next += Math.ceil((now - next) / probeIntervalMs) * probeIntervalMs;
     this.host.wheel.schedule(this, next);

@@ -1,4 +1,15 @@
-export { CloseCode, isRetryableClose, ProbeError, ProtocolError } from '@probe/protocol';
+export {
+  CloseCode,
+  type DefineSchema,
+  isRetryableClose,
+  type NoSchema,
+  ProbeError,
+  type ProbeSchema,
+  ProtocolError,
+  RequestError,
+  type RequestOptions,
+  type UntypedSchema,
+} from '@probe/protocol';
 export type { Transport } from './connection.js';
 export type {
   CloseReason,
@@ -8,6 +19,7 @@ export type {
   SessionInfo,
   SuspendReason,
 } from './events.js';
+export type { LogFn, Logger } from './logger.js';
 export type {
   AllowOrigin,
   Authenticate,
@@ -15,8 +27,21 @@ export type {
   ProbeServerOptions,
 } from './options.js';
 export type { SchedulerStats } from './scheduler.js';
-export { ProbeServer, type ServerEvents, type ServerRooms, type ServerStats } from './server.js';
-export { Session, type SessionEvents, type SessionInit, type SessionState } from './session.js';
+export {
+  type BroadcastOptions,
+  ProbeServer,
+  type ServerEvents,
+  type ServerRooms,
+  type ServerStats,
+} from './server.js';
+export {
+  type SendOptions,
+  Session,
+  type SessionEvents,
+  type SessionInit,
+  type SessionRequestHandler,
+  type SessionState,
+} from './session.js';
 export {
   compareEntryIds,
   type EndedSession,

@@ -1,5 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import { type MeterProvider, metrics } from '@opentelemetry/api';
 import { DEFAULTS, MAX_PAYLOAD_RANGE, PROBE_MS_RANGE, ProbeError } from '@probe/protocol';
+import { consoleLogger, type Logger } from './logger.js';
 import type { SessionStore } from './store.js';
 
 /**
@@ -148,6 +150,21 @@ export interface ProbeServerOptions<Data = unknown> {
    * @default undefined (sessions in memory)
    */
   store?: SessionStore;
+  /**
+   * Where the server logs, pino-compatible (`pino()` or `console` fit): refused connections
+   * and protocol errors at info (an unreachable store at warn, an internal error at error),
+   * sessions opened, suspended, resumed and ended at debug, and errors no `'error'` listener
+   * took at error. Probe calls each level as `(fields, message)` and never logs tokens,
+   * `auth` payloads or message contents. See {@link Logger}.
+   * @default warnings and errors to `console.error`, nothing else
+   */
+  logger?: Logger;
+  /**
+   * The OpenTelemetry `MeterProvider` the server's metrics go to (meter `@probe/server`).
+   * Without an SDK installed it is the API's no-op provider and the server records nothing.
+   * @default the global provider, `metrics.getMeterProvider()`, when the server is created
+   */
+  meterProvider?: MeterProvider;
 }
 
 export type ResolvedServerOptions<Data> = Required<
@@ -169,6 +186,8 @@ export type ResolvedServerOptions<Data> = Required<
     | 'handoverTimeoutMs'
     | 'allowOrigin'
     | 'keepHeaders'
+    | 'logger'
+    | 'meterProvider'
   >
 > &
   Pick<
@@ -229,6 +248,16 @@ export function resolveServerOptions<Data>(
   }
   resolved.allowOrigin = options.allowOrigin ?? 'same-origin';
   resolved.keepHeaders = options.keepHeaders ?? [];
+  resolved.logger = options.logger ?? consoleLogger;
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof resolved.logger[level] !== 'function') {
+      throw new ProbeError('invalid-option', `logger must have a ${level}() method`);
+    }
+  }
+  resolved.meterProvider = options.meterProvider ?? metrics.getMeterProvider();
+  if (typeof resolved.meterProvider.getMeter !== 'function') {
+    throw new ProbeError('invalid-option', 'meterProvider must have a getMeter() method');
+  }
   // The welcome carries these; a client refuses values outside the ranges the protocol allows.
   const [minProbe, maxProbe] = PROBE_MS_RANGE;
   for (const name of ['probeIntervalMs', 'probeTimeoutMs'] as const) {

@@ -1,4 +1,4 @@
-import { encodePayload } from '@probe/protocol';
+import type { EncodedPayload } from '@probe/protocol';
 import type { SessionCore } from './session-core.js';
 
 /**
@@ -59,11 +59,10 @@ export class Rooms {
   /** Sends to every session except `except`; returns how many sessions it was sent to. */
   broadcast(
     sessions: Iterable<SessionCore>,
-    data: unknown,
+    payload: EncodedPayload,
     except: SessionCore | undefined,
     volatile: boolean,
   ): number {
-    const payload = encodePayload(data);
     let count = 0;
     for (const core of sessions) {
       if (core === except || core.state === 'closed') continue;

@@ -1,7 +1,16 @@
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CloseCode, encodePayload, type HelloFrame, ProbeError } from '@probe/protocol';
+import {
+  CloseCode,
+  checkEventName,
+  encodePayload,
+  type HelloFrame,
+  type NameOf,
+  type NoSchema,
+  ProbeError,
+  type ProbeSchema,
+} from '@probe/protocol';
 import { EventEmitter } from 'eventemitter3';
 import { AckBatcher } from './ack-batcher.js';
 import { AddressCounts, originAllowed } from './admission.js';
@@ -17,12 +26,13 @@ import { type SchedulerStats, TimerWheel } from './scheduler.js';
 import { coreOf, type Session } from './session.js';
 import { SessionRegistry } from './sessions.js';
 import type { SessionStore } from './store.js';
+import { Telemetry } from './telemetry.js';
 import { randomToken } from './tokens.js';
 import { WsBinding } from './ws-binding.js';
 
-export interface ServerEvents<Data, In, Out> {
+export interface ServerEvents<Data, In, Out, S extends ProbeSchema = NoSchema> {
   /** A new session opened, or (shared store) an existing one moved here from another node. */
-  session: [session: Session<Data, In, Out>, info: SessionInfo];
+  session: [session: Session<Data, In, Out, S>, info: SessionInfo];
   /** A connection was refused or cut for misbehaving: one log entry. */
   'connection-error': [info: ConnectionErrorInfo];
   /** An exception thrown by an application event handler, or a server-level error. */
@@ -33,6 +43,18 @@ export interface ServerStats {
   connections: number;
   sessions: { open: number; suspended: number };
   scheduler: SchedulerStats;
+}
+
+/** Where `broadcast` sends, and how. */
+export interface BroadcastOptions<Ses> {
+  /** Members of this room (on every node, with a shared store); without it, every session here. */
+  room?: string;
+  /** A session that does not get it (say, the sender). */
+  except?: Ses;
+  /** At most once, to members connected now; not stored, not replayed. */
+  volatile?: boolean;
+  /** Sends it as this named event (the client's `on(event)` listeners get it). */
+  event?: string;
 }
 
 /** Named groups of sessions, for `broadcast({ room })`. */
@@ -58,16 +80,20 @@ export interface ServerRooms<S> {
  *
  * @typeParam Data what `authenticate` returns (available as `session.data`).
  * @typeParam In messages clients send; @typeParam Out messages the server sends.
+ * @typeParam S named events and requests of both sides (see `DefineSchema`).
  */
-export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends EventEmitter<
-  ServerEvents<Data, In, Out>
-> {
+export class ProbeServer<
+  Data = unknown,
+  In = unknown,
+  Out = unknown,
+  S extends ProbeSchema = NoSchema,
+> extends EventEmitter<ServerEvents<Data, In, Out, S>> {
   readonly options: ResolvedServerOptions<Data>;
   /** Identifies this server node (process); a restart gets a new one. */
   readonly nodeId = randomToken().slice(0, 12);
   /** @deprecated the same as {@link nodeId}. */
   readonly instanceId = this.nodeId;
-  readonly rooms: ServerRooms<Session<Data, In, Out>>;
+  readonly rooms: ServerRooms<Session<Data, In, Out, S>>;
   readonly #wheel: TimerWheel;
   readonly #acks: AckBatcher;
   readonly #store: SessionStore | null;
@@ -76,6 +102,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   readonly #addresses = new AddressCounts();
   readonly #binding: WsBinding;
   readonly #connectionHost: ConnectionHost;
+  readonly #telemetry: Telemetry;
   #httpServer: HttpServer | undefined;
   #ownsHttpServer = false;
   #closing = false;
@@ -92,6 +119,10 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
     this.#wheel = new TimerWheel(tickMs, 512, this.#now);
     this.#acks = new AckBatcher(this.options.ackDelayMs);
     this.#store = options.store ?? null;
+    this.#telemetry = new Telemetry(this.options.logger, this.options.meterProvider, {
+      connectionCount: () => this.#connections.size,
+      sessions: () => this.#sessionGauges(),
+    });
     const server = this;
     this.#registry = new SessionRegistry({
       options: this.options as ResolvedServerOptions<unknown>,
@@ -103,8 +134,11 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       get closing() {
         return server.#closing;
       },
-      opened: (session, info) =>
-        emitGuarded(this, this.#report, 'session', session as Session<Data, In, Out>, info),
+      observer: this.#telemetry.observer,
+      opened: (session, info) => {
+        this.#telemetry.opened(session, info);
+        emitGuarded(this, this.#report, 'session', session as Session<Data, In, Out, S>, info);
+      },
       connectionError: (connection, code, closeCode, message) =>
         this.#connectionError(connection, code, closeCode, message),
       reportError: this.#report,
@@ -129,6 +163,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       },
       connectionError: (connection, code, closeCode, message) =>
         this.#connectionError(connection, code, closeCode, message),
+      probes: this.#telemetry.probes,
     };
     if (options.server) this.attach(options.server);
   }
@@ -206,10 +241,10 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
   }
 
   /** Every session this node serves, open or suspended. */
-  *sessions(): IterableIterator<Session<Data, In, Out>> {
+  *sessions(): IterableIterator<Session<Data, In, Out, S>> {
     for (const core of this.#registry.local.values()) {
       const session = this.#registry.facade(core);
-      if (session) yield session as Session<Data, In, Out>;
+      if (session) yield session as Session<Data, In, Out, S>;
     }
   }
 
@@ -219,19 +254,27 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
    * order, across reconnects, and with a shared store across nodes (every member on every
    * node, in one room order). With `volatile: true` it is sent only to members connected now,
    * is never stored or replayed and may be lost: at most once (typing indicators, presence).
+   * With `event` it is sent as that named event.
    * @returns how many members this node serves that it goes to (with a shared store, members
    * on other nodes get it too).
+   * @throws {ProbeError} `unencodable` for data that is not plain data, `invalid-argument` for
+   * a reserved event name.
    */
+  broadcast<K extends NameOf<S['serverEvents']>>(
+    payload: S['serverEvents'][K],
+    options: BroadcastOptions<Session<Data, In, Out, S>> & { event: K },
+  ): number;
   broadcast(
     data: Out,
-    options: { room?: string; except?: Session<Data, In, Out>; volatile?: boolean } = {},
-  ): number {
+    options?: BroadcastOptions<Session<Data, In, Out, S>> & { event?: undefined },
+  ): number;
+  broadcast(data: unknown, options: BroadcastOptions<Session<Data, In, Out, S>> = {}): number {
     const registry = this.#registry;
-    const { room, volatile = false } = options;
+    const { room, volatile = false, event } = options;
     const except = options.except && coreOf(options.except);
     const store = this.#store;
+    const payload = encodePayload(data, event === undefined ? null : checkEventName(event));
     if (store !== null && room !== undefined) {
-      const payload = encodePayload(data);
       const exceptId = except?.id ?? null;
       const publish = volatile
         ? store.publishVolatile(room, payload, exceptId)
@@ -242,7 +285,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       return count;
     }
     const targets = room === undefined ? registry.local.values() : registry.rooms.members(room);
-    return registry.rooms.broadcast(targets, data, except, volatile);
+    return registry.rooms.broadcast(targets, payload, except, volatile);
   }
 
   /**
@@ -250,7 +293,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
    * session of a user whose access was revoked): the client is told 4503 and does not resume.
    * @returns how many sessions were ended.
    */
-  endSessions(predicate: (session: Session<Data, In, Out>) => boolean): number {
+  endSessions(predicate: (session: Session<Data, In, Out, S>) => boolean): number {
     let count = 0;
     for (const session of [...this.sessions()]) {
       if (!predicate(session)) continue;
@@ -312,6 +355,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
     }
     this.#wheel.clear();
     this.#acks.clear();
+    this.#telemetry.close();
     await this.#store?.detach().catch(this.#report);
     await this.#binding.close();
     const http = this.#httpServer;
@@ -340,6 +384,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
         remoteAddress,
         sessionId: undefined,
       };
+      this.#telemetry.connectionError(info);
       emitGuarded(this, this.#report, 'connection-error', info);
       return [status, text] as const;
     };
@@ -409,6 +454,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       remoteAddress: connection.remoteAddress,
       sessionId: connection.peer?.id,
     };
+    this.#telemetry.connectionError(info);
     emitGuarded(this, this.#report, 'connection-error', info);
   }
 
@@ -422,10 +468,20 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       // An 'error' listener that throws must not loop back here.
       error = thrown;
     }
-    console.error("[probe] error (listen to the server's 'error' event to handle it):", error);
+    this.#telemetry.unhandled(error);
   };
 
-  #roomsFacade(): ServerRooms<Session<Data, In, Out>> {
+  /** Each session's state and replay bytes, for the metrics' gauges. */
+  *#sessionGauges(): IterableIterator<{ state: string; bufferedBytes: number }> {
+    const gauge = { state: '', bufferedBytes: 0 };
+    for (const core of this.#registry.local.values()) {
+      gauge.state = core.state;
+      gauge.bufferedBytes = core.delivery.outbound.bytes;
+      yield gauge;
+    }
+  }
+
+  #roomsFacade(): ServerRooms<Session<Data, In, Out, S>> {
     const registry = this.#registry;
     return {
       join: (room, session) => session.join(room),
@@ -433,7 +489,7 @@ export class ProbeServer<Data = unknown, In = unknown, Out = unknown> extends Ev
       members: (room) =>
         [...registry.rooms.members(room)].flatMap((core) => {
           const session = registry.facade(core);
-          return session ? [session as Session<Data, In, Out>] : [];
+          return session ? [session as Session<Data, In, Out, S>] : [];
         }),
       names: () => registry.rooms.names(),
     };

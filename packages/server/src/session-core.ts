@@ -6,6 +6,8 @@ import {
   encodeMessage,
   encodeMessageWithPayload,
   isRetryableClose,
+  type MessageFrame,
+  type ReplyKind,
   WindowCounter,
 } from '@probe/protocol';
 import type { AckBatcher } from './ack-batcher.js';
@@ -32,7 +34,8 @@ export interface CoreHost {
 
 /** How the core talks to the application: the public {@link Session} façade. */
 export interface CoreEvents {
-  message(data: unknown, seq: number, redelivered: boolean): void;
+  /** A MESSAGE from the client (plain, a named event, a request or a reply). */
+  message(frame: MessageFrame, redelivered: boolean): void;
   suspend(reason: SuspendReason): void;
   resume(info: ResumeInfo): void;
   drain(): void;
@@ -89,7 +92,7 @@ export class SessionCore implements ConnectionPeer, Timed {
    */
   private emittedSeq = 0;
   /** Shared store: client messages waiting for an ownership check, in order. */
-  private waiting: [seq: number, data: unknown][] = [];
+  private waiting: MessageFrame[] = [];
   /** Shared store: the session is being handed to another node (or this one shuts down). */
   private releasing = false;
   /** Shared store: the lease under which ownership was last known (set on claim or check). */
@@ -126,8 +129,13 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.storedSeq = record.outSeq;
   }
 
-  send(data: unknown): boolean {
-    return this.enqueue(encodeMessage(this.delivery.nextSeq, data));
+  send(
+    data: unknown,
+    event: string | null = null,
+    call: number | null = null,
+    reply: ReplyKind | null = null,
+  ): boolean {
+    return this.enqueue(encodeMessage(this.delivery.nextSeq, data, event, call, reply));
   }
 
   sendPayload(payload: EncodedPayload): boolean {
@@ -206,22 +214,22 @@ export class SessionCore implements ConnectionPeer, Timed {
     return new Promise((resolve, reject) => this.durableWaiters.push({ seq, resolve, reject }));
   }
 
-  receive(seq: number, data: unknown): void {
+  receive(frame: MessageFrame): void {
     // Letting go: not taken (nor acknowledged), so the client replays it to the next node.
     if (this.releasing) return;
-    if (seq === 0) {
+    if (frame.seq === 0) {
       // Volatile: delivered as it comes, outside the sequence, never acknowledged.
-      this.events.message(data, 0, false);
+      this.events.message(frame, false);
       return;
     }
-    if (!this.delivery.receive(seq)) return;
+    if (!this.delivery.receive(frame.seq)) return;
     const store = this.host.store;
     const lease = store?.lease();
     if (store && (this.waiting.length > 0 || lease === null || lease !== this.checkedLease)) {
-      this.hold(store, seq, data);
+      this.hold(store, frame);
       return;
     }
-    this.emit(seq, data);
+    this.emit(frame);
   }
 
   /**
@@ -235,11 +243,12 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.delivery.inbound.lastSeq = this.emittedSeq;
   }
 
-  private emit(seq: number, data: unknown): void {
+  private emit(frame: MessageFrame): void {
+    const { seq } = frame;
     this.emittedSeq = seq;
     if (this.delivery.inbound.ackDue) this.flushAck();
     else this.host.acks.add(this);
-    this.events.message(data, seq, seq <= this.redeliverUpTo);
+    this.events.message(frame, seq <= this.redeliverUpTo);
   }
 
   /**
@@ -248,8 +257,8 @@ export class SessionCore implements ConnectionPeer, Timed {
    * store confirms the epoch; if another node took over, they are never handed to the
    * application here (the client replays them to the new owner, which marks them).
    */
-  private hold(store: SessionStore, seq: number, data: unknown): void {
-    this.waiting.push([seq, data]);
+  private hold(store: SessionStore, frame: MessageFrame): void {
+    this.waiting.push(frame);
     if (this.waiting.length > 1) return;
     const lease = store.lease();
     const batch = this.waiting;
@@ -265,9 +274,9 @@ export class SessionCore implements ConnectionPeer, Timed {
         }
         // Owned under this lease: no more checks until the lease lapses again.
         if (lease !== null) this.checkedLease = lease;
-        for (const [waitingSeq, waitingData] of waiting) {
+        for (const waitingFrame of waiting) {
           if (this.state === 'closed') return;
-          this.emit(waitingSeq, waitingData);
+          this.emit(waitingFrame);
         }
       },
       (error: unknown) => {

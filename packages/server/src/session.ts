@@ -1,6 +1,23 @@
-import { ProbeError } from '@probe/protocol';
+import {
+  Calls,
+  checkEventName,
+  DEFAULTS,
+  type EventArgs,
+  type EventMap,
+  encodePayload,
+  type Listeners,
+  type MessageFrame,
+  type NameOf,
+  type NoSchema,
+  ProbeError,
+  type ProbeSchema,
+  type RequestOptions,
+  type RequestPayload,
+  type RequestReply,
+} from '@probe/protocol';
 import { EventEmitter } from 'eventemitter3';
 import type { CloseReason, MessageInfo, ResumeInfo, SuspendReason } from './events.js';
+import { type ErrorSink, emitGuarded } from './guard.js';
 import type { SessionCore } from './session-core.js';
 
 export type SessionState = 'open' | 'suspended' | 'closed';
@@ -21,6 +38,53 @@ export interface SessionEvents<In> {
   close: [reason: CloseReason];
 }
 
+/** Every event a session emits: its own, and the client's named events. */
+type AllEvents<In, S extends ProbeSchema> = SessionEvents<In> &
+  EventArgs<S['clientEvents'], SessionEvents<In>, [info: MessageInfo]>;
+
+/** Options of a send: `volatile` messages go only over an open connection (see `send`). */
+export interface SendOptions {
+  volatile?: boolean;
+}
+
+/** Answers one of the client's requests; what it returns (or resolves with) is the reply. */
+export type SessionRequestHandler<Ses, P = never, R = unknown> = (
+  payload: P,
+  session: Ses,
+) => R | Promise<R>;
+
+// The base class with `emit` left out: a session's `emit` sends a named event to its client
+// (as Socket.IO's does); its own events go through emitGuarded.
+const Emitter = EventEmitter as unknown as new <E extends EventMap<E>>() => Listeners<E>;
+
+/** What the server's modules hand a session as messages arrive and when it ends. */
+interface Hooks {
+  deliver(frame: MessageFrame, info: MessageInfo): void;
+  closed(): void;
+}
+const hooks = new WeakMap<Session, Hooks>();
+
+/** Hands a client message to the session's application (the server's own modules only). */
+export function deliverTo(session: Session, frame: MessageFrame, info: MessageInfo): void {
+  hooks.get(session)?.deliver(frame, info);
+}
+
+/** Emits one of a session's own events to its listeners, guarded (see emitGuarded). */
+export function emitSessionEvent<E extends keyof SessionEvents<unknown>>(
+  session: Session,
+  report: ErrorSink,
+  event: E,
+  ...args: SessionEvents<unknown>[E]
+): void {
+  const emitter = session as unknown as EventEmitter<SessionEvents<unknown>>;
+  emitGuarded(emitter, report, event, ...(args as never));
+}
+
+/** Rejects the session's pending requests: it ended or left this node. */
+export function closedSession(session: Session): void {
+  hooks.get(session)?.closed();
+}
+
 /** What the façade asks of the server for rooms. */
 export interface RoomHost {
   join(core: SessionCore, room: string): Promise<void>;
@@ -36,6 +100,7 @@ export type SessionInit = { readonly [opaque]: true };
 interface Init {
   core: SessionCore;
   rooms: RoomHost;
+  report: ErrorSink;
   address: string | undefined;
   headers: Readonly<Record<string, string | string[] | undefined>>;
 }
@@ -57,12 +122,18 @@ export function coreOf(session: Session): SessionCore | undefined {
  *
  * @typeParam Data what `authenticate` returned for this client.
  * @typeParam In messages the client sends; @typeParam Out messages the server sends.
+ * @typeParam S named events and requests of both sides (see `DefineSchema`).
  */
-export class Session<Data = unknown, In = unknown, Out = unknown> extends EventEmitter<
-  SessionEvents<In>
-> {
+export class Session<
+  Data = unknown,
+  In = unknown,
+  Out = unknown,
+  S extends ProbeSchema = NoSchema,
+> extends Emitter<AllEvents<In, S>> {
   readonly #core: SessionCore;
   readonly #rooms: RoomHost;
+  readonly #report: ErrorSink;
+  readonly #calls: Calls<Session<Data, In, Out, S>>;
   /** The client's address when the session opened on this node. */
   readonly remoteAddress: string | undefined;
   /** Request headers the server's `keepHeaders` option chose to keep. */
@@ -70,9 +141,25 @@ export class Session<Data = unknown, In = unknown, Out = unknown> extends EventE
 
   constructor(init: SessionInit) {
     super();
-    const { core, rooms, address, headers } = init as unknown as Init;
+    const { core, rooms, address, headers, report } = init as unknown as Init;
     this.#core = core;
     this.#rooms = rooms;
+    this.#report = report;
+    this.#calls = new Calls(
+      {
+        write: (data, event, call, reply) => {
+          this.#assertOpen();
+          this.#core.send(data, event, call, reply);
+        },
+        report,
+      },
+      DEFAULTS.requestTimeoutMs,
+    );
+    hooks.set(this as unknown as Session, {
+      deliver: (frame, info) => this.#deliver(frame, info),
+      closed: () =>
+        this.#calls.rejectAll(new ProbeError('session-closed', `session ${this.id} is closed`)),
+    });
     this.remoteAddress = address;
     this.headers = headers;
     cores.set(this, core);
@@ -113,11 +200,95 @@ export class Session<Data = unknown, In = unknown, Out = unknown> extends EventE
    * session is suspended it is buffered and replayed on resume. With a shared store it reaches
    * the client once stored; {@link durable} tells when.
    * @returns false when unacknowledged data passed `highWaterMarkBytes`: wait for `'drain'`.
+   *
+   * With `{ volatile: true }` it is sent at most once, only if the client is connected now:
+   * not buffered, not stored, not replayed, not counted against the buffer limits.
+   * @returns false when unacknowledged data passed `highWaterMarkBytes`: wait for `'drain'`.
+   * Volatile: false when it was dropped (not connected).
    * @throws {ProbeError} `session-closed` after the session ended or left this node.
    */
-  send(data: Out): boolean {
+  send(data: Out, options?: SendOptions): boolean {
+    return this.#send(data, null, options);
+  }
+
+  /**
+   * Sends the named event `event` to the client, whose `on(event)` listeners get `payload`:
+   * exactly once and in order with every other message, or volatile as `send()`.
+   * @throws {ProbeError} as `send()`, and `invalid-argument` for a name Probe reserves.
+   */
+  emit<K extends NameOf<S['serverEvents']>>(
+    event: K,
+    payload: S['serverEvents'][K],
+    options?: SendOptions,
+  ): boolean {
+    return this.#send(payload, checkEventName(event), options);
+  }
+
+  /**
+   * Sends `data` as a request to the client and resolves with what its handler answered
+   * (`client.handle(handler)`); exactly once across reconnects, as `send()`.
+   * @param options.timeoutMs rejects with a `ProbeError` `timeout` (default 30 s).
+   * @returns rejects also with a `RequestError` (the handler failed), a `ProbeError`
+   * `session-closed` when the session ended or left this node first (a reply reaching another
+   * node is dropped there), or as `send()` throws.
+   */
+  request(data: Out, options?: RequestOptions): Promise<unknown> {
+    return this.#calls.request(null, data, options);
+  }
+
+  /** As {@link request}, for the named request `event` (answered by `client.handle(event, …)`). */
+  emitWithAck<K extends NameOf<S['serverRequests']>>(
+    event: K,
+    payload: RequestPayload<S['serverRequests'], K>,
+    options?: RequestOptions,
+  ): Promise<RequestReply<S['serverRequests'], K>> {
+    return this.#calls.request(checkEventName(event), payload, options) as Promise<
+      RequestReply<S['serverRequests'], K>
+    >;
+  }
+
+  /**
+   * Answers the client's named requests `event` (`client.emitWithAck(event, …)`), or with no
+   * name its unnamed ones (`client.request(…)`): the handler's result (or what its promise
+   * resolves with) is the reply. A thrown `RequestError` fails the request with its code and
+   * message; anything else fails it as `handler-failed` (its text is not sent) and is reported
+   * to the server's `'error'`. A request is delivered once, so its handler runs once. One
+   * handler per name; `null` removes it. Register in the server's `'session'` listener (also
+   * called when a session moves here from another node).
+   */
+  handle<K extends NameOf<S['clientRequests']>>(
+    event: K,
+    handler: SessionRequestHandler<
+      this,
+      RequestPayload<S['clientRequests'], K>,
+      RequestReply<S['clientRequests'], K>
+    > | null,
+  ): this;
+  handle(handler: SessionRequestHandler<this, In> | null): this;
+  handle(
+    event: string | SessionRequestHandler<this> | null,
+    handler?: SessionRequestHandler<this> | null,
+  ): this {
+    const calls = this.#calls as Calls<this>;
+    if (typeof event === 'string') calls.handle(checkEventName(event), handler ?? null);
+    else calls.handle(null, event);
+    return this;
+  }
+
+  #send(data: unknown, event: string | null, options?: SendOptions): boolean {
     this.#assertOpen();
-    return this.#core.send(data);
+    if (options?.volatile) return this.#core.sendVolatile(encodePayload(data, event));
+    return this.#core.send(data, event);
+  }
+
+  #deliver(frame: MessageFrame, info: MessageInfo): void {
+    const { call, event = null, data } = frame;
+    if (call == null) {
+      // Its own events and the client's named events, through EventEmitter's own emit.
+      const emitter = this as unknown as EventEmitter;
+      emitGuarded(emitter, this.#report, event ?? 'message', data, info);
+    } else if (frame.reply != null) this.#calls.replied(call, frame.reply, data);
+    else this.#calls.answer(event, call, data, this);
   }
 
   /**

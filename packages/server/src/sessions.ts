@@ -12,12 +12,17 @@ import {
 import type { AckBatcher } from './ack-batcher.js';
 import type { Connection } from './connection.js';
 import { EndedSessions } from './ended-sessions.js';
-import type { CloseReason, SessionInfo } from './events.js';
-import { emitGuarded } from './guard.js';
+import type { CloseReason, ResumeInfo, SessionInfo, SuspendReason } from './events.js';
 import { Memberships } from './memberships.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { TimerWheel } from './scheduler.js';
-import { createSession, type Session } from './session.js';
+import {
+  closedSession,
+  createSession,
+  deliverTo,
+  emitSessionEvent,
+  type Session,
+} from './session.js';
 import { CLOSE_CODES, type CoreHost, SessionCore } from './session-core.js';
 import { type LoadedSession, type SessionRecord, type SessionStore, StoreError } from './store.js';
 import { hashToken, randomToken, tokenMatches } from './tokens.js';
@@ -32,8 +37,17 @@ export interface RegistryHost {
   readonly nodeId: string;
   readonly closing: boolean;
   opened(session: Session, info: SessionInfo): void;
+  /** Told what happens to each session before its application is (logs, metrics); or null. */
+  readonly observer: SessionObserver | null;
   connectionError(connection: Connection, code: string, closeCode: number, message: string): void;
   reportError(error: unknown): void;
+}
+
+/** What happens to a session after it opened, for logs and metrics. */
+export interface SessionObserver {
+  suspended(session: Session, reason: SuspendReason): void;
+  resumed(session: Session, info: ResumeInfo): void;
+  closed(session: Session, reason: CloseReason): void;
 }
 
 /** Loads and claims tried per resume before the client is told to try again (4005). */
@@ -261,10 +275,12 @@ export class SessionRegistry implements CoreHost {
       this.host.opened(this.facades.get(core)!, { moved: true });
     }
     const facade = this.facades.get(core)!;
-    emitGuarded(facade, (e) => this.reportError(e), 'resume', {
+    const info: ResumeInfo = {
       replayedToClient: replayed,
       replayedFromClient: request.sentSeq - core.delivery.inbound.lastSeq,
-    });
+    };
+    this.host.observer?.resumed(facade, info);
+    emitSessionEvent(facade, (e) => this.reportError(e), 'resume', info);
     return 'done';
   }
 
@@ -350,16 +366,26 @@ export class SessionRegistry implements CoreHost {
     let facade: Session | undefined;
     const report = (error: unknown) => this.reportError(error);
     const core = new SessionCore(record, this, {
-      message: (data, seq, redelivered) =>
-        emitGuarded(facade!, report, 'message', data, { seq, redelivered }),
-      suspend: (reason) => emitGuarded(facade!, report, 'suspend', reason),
-      resume: (info) => emitGuarded(facade!, report, 'resume', info),
-      drain: () => emitGuarded(facade!, report, 'drain'),
-      close: (reason) => emitGuarded(facade!, report, 'close', reason),
+      message: (frame, redelivered) => deliverTo(facade!, frame, { seq: frame.seq, redelivered }),
+      suspend: (reason) => {
+        this.host.observer?.suspended(facade!, reason);
+        emitSessionEvent(facade!, report, 'suspend', reason);
+      },
+      resume: (info) => {
+        this.host.observer?.resumed(facade!, info);
+        emitSessionEvent(facade!, report, 'resume', info);
+      },
+      drain: () => emitSessionEvent(facade!, report, 'drain'),
+      close: (reason) => {
+        closedSession(facade!);
+        this.host.observer?.closed(facade!, reason);
+        emitSessionEvent(facade!, report, 'close', reason);
+      },
     });
     facade = createSession({
       core,
       rooms: this.memberships,
+      report,
       address: connection.remoteAddress,
       headers: keptHeaders(connection.request, this.options.keepHeaders),
     });

@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, Transport } from './connection.js';
+import { writeFrame } from './ws-direct.js';
+import { routeProbeAnswers } from './ws-probe-answers.js';
 
 const CONNECTION = Symbol('probe.connection');
 
@@ -10,7 +12,7 @@ class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket & { _socket?: Duplex | null }) {}
 
   send(data: Uint8Array): void {
-    this.ws.send(data);
+    if (!writeFrame(this.ws, data)) this.ws.send(data);
   }
 
   close(code: number, reason: string): void {
@@ -94,7 +96,9 @@ export class WsBinding {
 
   private bind(ws: WebSocket, request: IncomingMessage): void {
     ws.binaryType = 'nodebuffer';
-    (ws as BoundSocket)[CONNECTION] = this.target.accept(new WsTransport(ws), request);
+    const connection = this.target.accept(new WsTransport(ws), request);
+    (ws as BoundSocket)[CONNECTION] = connection;
+    routeProbeAnswers(ws, connection);
     ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);

@@ -110,6 +110,7 @@ it(
     const durationMs = performance.now() - started;
 
     const totals = { up: 0, down: 0, lost: 0, duplicated: 0, reordered: 0 };
+    const calls = { sent: 0, answered: 0, ranTwice: 0, notRun: 0, failed: 0 };
     const broken: string[] = [];
     for (const lane of lanes) {
       const up = lane.duplex.up.verdict();
@@ -119,10 +120,19 @@ it(
       totals.lost += up.lost + down.lost;
       totals.duplicated += up.duplicated + down.duplicated;
       totals.reordered += up.reordered + down.reordered;
+      const requests = [lane.duplex.upCalls, lane.duplex.downCalls];
+      const callVerdicts = requests.map((r) => r.verdict());
+      for (const v of callVerdicts) {
+        for (const key of Object.keys(calls) as (keyof typeof calls)[]) calls[key] += v[key];
+      }
       const exact = [up, down].every((v) => v.lost + v.duplicated + v.reordered === 0);
-      if (!exact || lane.sessions !== 1 || lane.failures.length > 0) {
+      const answered = callVerdicts.every(
+        (v) => v.answered === v.sent && v.ranTwice + v.notRun + v.failed === 0,
+      );
+      if (!exact || !answered || lane.sessions !== 1 || lane.failures.length > 0) {
         broken.push(
           `client ${lane.index}: up ${JSON.stringify(up)} down ${JSON.stringify(down)} ` +
+            `requests ${JSON.stringify(callVerdicts)} ${requests.flatMap((r) => r.failures).join('; ')} ` +
             `sessions ${lane.sessions} state ${lane.client.state} ${lane.failures.join('; ')}`,
         );
       }
@@ -143,6 +153,7 @@ it(
       faultsByKind: faults,
       resumes: lanes.reduce((n, l) => n + l.resumes, 0),
       messages: { up: totals.up, down: totals.down },
+      requests: calls,
       lost: totals.lost,
       duplicated: totals.duplicated,
       reordered: totals.reordered,
@@ -158,6 +169,11 @@ it(
       ['resumes', figures.resumes],
       ['messages client→server', totals.up],
       ['messages server→client', totals.down],
+      ['requests, both ways', calls.sent],
+      [
+        'requests answered / handler run twice / not run / failed',
+        `${calls.answered} / ${calls.ranTwice} / ${calls.notRun} / ${calls.failed}`,
+      ],
       [
         'lost / duplicated / reordered',
         `${totals.lost} / ${totals.duplicated} / ${totals.reordered}`,
@@ -174,6 +190,13 @@ it(
     expect(broken.slice(0, 10), context).toEqual([]);
     expect(settled, context).toBeTruthy();
     expect(totals, context).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+    expect(calls, context).toMatchObject({
+      answered: calls.sent,
+      ranTwice: 0,
+      notRun: 0,
+      failed: 0,
+    });
+    expect(calls.sent).toBeGreaterThan(0);
     expect(connectionErrors.slice(0, 10), context).toEqual([]);
     expect(outcomes.length).toBeGreaterThan(0);
   },

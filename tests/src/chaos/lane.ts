@@ -24,7 +24,8 @@ export class Lane {
     readonly proxy: FaultProxy,
     readonly client: ProbeClient,
   ) {
-    this.duplex = new Duplex(client);
+    // Plain messages, named events and requests with replies, both ways, in one sequence.
+    this.duplex = new Duplex(client, true);
     client.on('disconnect', () => this.disconnects++);
     client.on('resume', () => this.resumes++);
     client.on('session-lost', (info) => this.fail(`session lost: ${info.reason}`));

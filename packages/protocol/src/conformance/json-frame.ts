@@ -20,8 +20,10 @@ export type FrameName =
 
 /**
  * A frame as the vector files write it: `type` by name and the fields by the names of
- * PROTOCOL.md section 3. Binary data is `{"$bin": "<hex>"}`; a PROBE_ANSWER without an ack
- * leaves `ack` out.
+ * PROTOCOL.md section 3. Binary data is `{"$bin": "<hex>"}`. Optional trailing fields the frame
+ * does not carry are left out: `ack` of a PROBE_ANSWER without one, and `event`, `call` and
+ * `reply` of a MESSAGE (a plain message has none of them, a named event `event`, a request
+ * `event` and `call`, a reply all three).
  */
 export interface JsonFrame {
   readonly type: FrameName;
@@ -54,9 +56,23 @@ export const FRAME_FIELDS: Readonly<Record<FrameName, readonly string[]>> = {
   ],
   probe: ['id'],
   'probe-answer': ['id', 'ack'],
-  message: ['seq', 'data'],
+  message: ['seq', 'data', 'event', 'call', 'reply'],
   ack: ['seq'],
   goodbye: ['code', 'reason'],
+};
+
+/**
+ * The trailing fields of each frame type that may be left out, in wire order (frames.json
+ * `optional`). A frame that carries one of them carries every one before it.
+ */
+export const FRAME_OPTIONAL: Readonly<Record<FrameName, readonly string[]>> = {
+  hello: [],
+  welcome: [],
+  probe: [],
+  'probe-answer': ['ack'],
+  message: ['event', 'call', 'reply'],
+  ack: [],
+  goodbye: [],
 };
 
 /** The elements of HELLO's `resume`, in wire order. */
@@ -93,12 +109,19 @@ export function buildFrame(values: Readonly<Record<string, unknown>>): Frame {
   const name = values.type;
   if (!isFrameName(name)) throw new TypeError(`unknown frame type ${String(name)}`);
   const fields = FRAME_FIELDS[name];
-  const optional = name === 'probe-answer' ? ['ack'] : [];
+  const optional = FRAME_OPTIONAL[name];
   const given = Object.keys(values).filter((key) => key !== 'type');
   const missing = fields.filter((field) => !given.includes(field) && !optional.includes(field));
   const extra = given.filter((field) => !fields.includes(field));
-  if (missing.length > 0 || extra.length > 0) {
-    const problems = [...missing.map((m) => `missing '${m}'`), ...extra.map((e) => `extra '${e}'`)];
+  // Optional fields are trailing: one that is given needs every optional field before it.
+  const present = optional.filter((field) => given.includes(field)).length;
+  const gap = optional.slice(0, present).filter((field) => !given.includes(field));
+  if (missing.length > 0 || extra.length > 0 || gap.length > 0) {
+    const problems = [
+      ...missing.map((m) => `missing '${m}'`),
+      ...extra.map((e) => `extra '${e}'`),
+      ...gap.map((g) => `missing '${g}' (before a later optional field)`),
+    ];
     throw new TypeError(`${name}: ${problems.join(', ')}`);
   }
   const resume = values.resume;
@@ -106,7 +129,12 @@ export function buildFrame(values: Readonly<Record<string, unknown>>): Frame {
     throw new TypeError(`hello: 'resume' must be null or have exactly ${RESUME_FIELDS.join(', ')}`);
   }
   const frame: Record<string, unknown> = { type: FRAME_TYPES[name] };
-  for (const field of fields) frame[field] = values[field] ?? null;
+  for (const field of fields) {
+    // A MESSAGE's optional fields stay absent, as a decoder leaves them; a PROBE_ANSWER's ack
+    // is null when absent.
+    if (name === 'message' && optional.includes(field) && !given.includes(field)) continue;
+    frame[field] = values[field] ?? null;
+  }
   return frame as unknown as Frame;
 }
 
@@ -122,8 +150,12 @@ export function frameToJson(frame: Frame): JsonFrame {
   if (name === undefined) throw new TypeError(`unknown frame type ${frame.type}`);
   const json: Record<string, Json> = { type: name };
   const values = frame as unknown as Record<string, unknown>;
+  const optional = FRAME_OPTIONAL[name];
   for (const field of FRAME_FIELDS[name]) {
-    if (field === 'ack' && values[field] === null) continue;
+    // Left out of the bytes: absent (a MESSAGE's event, call, reply) or null (an ack).
+    const absent =
+      values[field] === undefined || (name === 'probe-answer' && values[field] === null);
+    if (optional.includes(field) && absent) continue;
     json[field] = toJson(values[field]);
   }
   return json as JsonFrame;

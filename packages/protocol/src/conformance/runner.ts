@@ -15,7 +15,7 @@ import type {
   ExpectStep,
   Step,
 } from './format.js';
-import { buildFrame, frameName, hexToBytes, type JsonFrame } from './json-frame.js';
+import { buildFrame, FRAME_OPTIONAL, frameName, hexToBytes, type JsonFrame } from './json-frame.js';
 import type { Connect, ExchangeSocket } from './socket.js';
 import { mismatch, number, resolve, show, type Variables, VectorError } from './values.js';
 
@@ -212,16 +212,20 @@ class Run {
         throw new StepFailure(`got ${showFrame(frame)}, expected ${expect.type}`);
       }
       const fields = frame as unknown as Record<string, unknown>;
+      // An optional field the frame leaves out (a plain message's `event`) reads as null.
+      const optional = FRAME_OPTIONAL[name];
+      const value = (field: string) =>
+        optional.includes(field) ? (fields[field] ?? null) : fields[field];
       const problem = Object.entries(expect)
         .filter(([field]) => field !== 'type')
         .map(([field, pattern]) => {
-          const differs = mismatch(fields[field], pattern, this.#vars);
+          const differs = mismatch(value(field), pattern, this.#vars);
           return differs === null ? null : `${expect.type} '${field}' is ${differs}`;
         })
         .find((differs) => differs !== null);
       if (problem === undefined) {
         for (const [variable, field] of Object.entries(step.bind ?? {})) {
-          this.#vars.set(variable, fields[field]);
+          this.#vars.set(variable, value(field));
         }
         return;
       }
