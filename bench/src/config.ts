@@ -14,10 +14,16 @@ export interface BenchConfig {
   };
   idle: {
     connections: number;
+    /** Client processes; process i connects from 127.0.0.(i + 2). */
     clientProcs: number;
     settleMs: number;
+    /** The measured window (CPU, heartbeats seen). */
     cpuMs: number;
     concurrency: number;
+    /** Heartbeat of the idle scenario (defaults to {@link BenchConfig.heartbeat}). */
+    heartbeat: Heartbeat;
+    /** Probe: also measure the sessions suspended once every client vanished. */
+    suspended: boolean;
   };
   /** Probe interval/timeout shared by idle, detection and resume on every system. */
   heartbeat: Heartbeat;
@@ -70,8 +76,34 @@ function envInt(name: string, fallback: number): number {
   return value;
 }
 
-export function makeConfig(smoke: boolean, repeat: number | undefined): BenchConfig {
-  const idleConnections = envInt('BENCH_IDLE_N', smoke ? 200 : 10_000);
+/** Idle-scenario settings from the command line (each overrides its BENCH_IDLE_* variable). */
+export interface IdleFlags {
+  connections?: number | undefined;
+  probeIntervalMs?: number | undefined;
+  probeTimeoutMs?: number | undefined;
+  windowMs?: number | undefined;
+  clientProcs?: number | undefined;
+}
+
+/** At most this many connections per client process (the hard open-files limit is 20,000). */
+const PER_CLIENT_PROC = 5_000;
+
+export function makeConfig(
+  smoke: boolean,
+  repeat: number | undefined,
+  idle: IdleFlags = {},
+): BenchConfig {
+  const idleConnections = idle.connections ?? envInt('BENCH_IDLE_N', smoke ? 200 : 10_000);
+  const heartbeat = smoke
+    ? { intervalMs: 300, timeoutMs: 150 }
+    : { intervalMs: 1_000, timeoutMs: 500 };
+  const idleInterval = idle.probeIntervalMs ?? heartbeat.intervalMs;
+  const idleHeartbeat = {
+    intervalMs: idleInterval,
+    timeoutMs:
+      idle.probeTimeoutMs ??
+      (idle.probeIntervalMs === undefined ? heartbeat.timeoutMs : Math.round(idleInterval / 2)),
+  };
   return {
     smoke,
     repeat: repeat ?? (smoke ? 1 : 3),
@@ -90,12 +122,20 @@ export function makeConfig(smoke: boolean, repeat: number | undefined): BenchCon
     },
     idle: {
       connections: idleConnections,
-      clientProcs: envInt('BENCH_IDLE_PROCS', idleConnections >= 2_000 ? 2 : 1),
+      clientProcs: Math.max(
+        idle.clientProcs ?? envInt('BENCH_IDLE_PROCS', idleConnections >= 2_000 ? 2 : 1),
+        Math.ceil(idleConnections / PER_CLIENT_PROC),
+      ),
       settleMs: smoke ? 400 : 3_000,
-      cpuMs: envInt('BENCH_IDLE_CPU_MS', smoke ? 600 : 10_000),
+      // A window of at least one interval, so every connection is probed in it.
+      cpuMs:
+        idle.windowMs ??
+        envInt('BENCH_IDLE_CPU_MS', smoke ? 600 : Math.max(10_000, idleHeartbeat.intervalMs)),
       concurrency: 100,
+      heartbeat: idleHeartbeat,
+      suspended: true,
     },
-    heartbeat: smoke ? { intervalMs: 300, timeoutMs: 150 } : { intervalMs: 1_000, timeoutMs: 500 },
+    heartbeat,
     detection: { trials: envInt('BENCH_DETECT_TRIALS', smoke ? 2 : 8) },
     resume: {
       trials: envInt('BENCH_RESUME_TRIALS', smoke ? 2 : 5),

@@ -3,6 +3,8 @@
 //              redis-memory,kill-node,room-broadcast] [--repeat N] [--smoke] [--out FILE] [--no-build]
 //              [--systems ws,socketio,socketio-recovery,probe,socketio-redis,probe-redis,
 //              socketio-redis-pubsub,probe-redis-volatile]
+//              [--connections N] [--probe-interval MS] [--probe-timeout MS] [--window MS]
+//              [--client-procs N]   (idle scenario)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
@@ -68,8 +70,24 @@ const { values } = parseArgs({
     smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
+    connections: { type: 'string' },
+    'probe-interval': { type: 'string' },
+    'probe-timeout': { type: 'string' },
+    window: { type: 'string' },
+    'client-procs': { type: 'string' },
   },
+  // `pnpm --filter @probe/bench bench -- --scenario …` passes the `--` through.
+  args: process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--')),
 });
+
+/** A positive integer flag, or undefined when absent. */
+function intFlag(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`--${name} must be a positive integer`);
+  return value;
+}
 
 const log: Log = (line) => process.stderr.write(`${line}\n`);
 
@@ -91,7 +109,13 @@ const repeat = values.repeat === undefined ? undefined : Number(values.repeat);
 if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1)) {
   throw new Error('--repeat must be a positive integer');
 }
-const config = makeConfig(values.smoke, repeat);
+const config = makeConfig(values.smoke, repeat, {
+  connections: intFlag('connections', values.connections),
+  probeIntervalMs: intFlag('probe-interval', values['probe-interval']),
+  probeTimeoutMs: intFlag('probe-timeout', values['probe-timeout']),
+  windowMs: intFlag('window', values.window),
+  clientProcs: intFlag('client-procs', values['client-procs']),
+});
 const complete = !values.smoke && values.scenario === 'all' && systems.length === SYSTEMS.length;
 const out =
   values.out ??
@@ -152,7 +176,10 @@ async function main(): Promise<void> {
       : []),
   ].join('\n');
   const targetText = targetTable(targets);
-  const args = process.argv.slice(2).join(' ');
+  const args = process.argv
+    .slice(2)
+    .filter((arg, i) => !(i === 0 && arg === '--'))
+    .join(' ');
   const command = `pnpm bench${args ? ` ${args}` : ''}`;
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   const doc = [
@@ -196,7 +223,7 @@ function methodText(c: BenchConfig): string {
     `- Same application on every system: each connection joins one room and every message is echoed to its sender. Raw ws sends JSON text for objects (parsed and re-serialised by the server) and binary frames for bytes; Socket.IO emits one event; Probe uses session.send / client.send (msgpack, exactly-once with acks and replay buffers on).`,
     `- Echo: server in a child process, one client in the runner process; ${c.echo.window} messages in flight; ${c.echo.warmupMs} ms warm-up then ${c.echo.measureMs} ms measured. Each system's default heartbeat.`,
     `- Fan-out: server in a child process; ${c.fanout.clients} clients in ${c.fanout.clientProcs} client process(es); ${c.fanout.warmupMessages} warm-up broadcasts, then ${c.fanout.messages} broadcasts (${c.fanout.batch} per event-loop turn); rate = clients × broadcasts ÷ (last delivery − first broadcast), wall clocks of the two processes.`,
-    `- Idle: server in a child process (--expose-gc), ${c.idle.connections} clients in ${c.idle.clientProcs} client process(es); heartbeat ${hb} on every system (Probe probeIntervalMs/probeTimeoutMs, Socket.IO pingInterval/pingTimeout, raw ws: one setInterval pinging every client and terminating those that missed the previous pong). RSS and heap per connection = (after − before) ÷ N, both after a full GC, measured after ${c.idle.settleMs} ms settling plus the ${c.idle.cpuMs / 1000} s CPU window; CPU = process.cpuUsage() of the server over that window.`,
+    `- Idle: server in a child process (--expose-gc), ${c.idle.connections} clients in ${c.idle.clientProcs} client process(es), process i connecting from 127.0.0.(i + 2); heartbeat ${c.idle.heartbeat.intervalMs} ms interval / ${c.idle.heartbeat.timeoutMs} ms timeout on every system (Probe probeIntervalMs/probeTimeoutMs, Socket.IO pingInterval/pingTimeout, raw ws: one setInterval pinging every client and terminating those that missed the previous pong). Memory per connection = (after − before) ÷ N from process.memoryUsage() (rss, heapUsed, heapTotal, external, arrayBuffers), both after a full GC, measured after ${c.idle.settleMs} ms settling plus the ${c.idle.cpuMs / 1000} s window; CPU = process.cpuUsage() of the server over that window. Every client counts the heartbeats it receives in the window (ws 'ping', Socket.IO Manager 'ping', Probe PROBE frames) and the longest stretch without one; dropped = connections closed or never probed. Probe: then every client process is SIGKILLed (no goodbye: each session is suspended and held for its resume) and memory after a full GC gives the suspended session's cost.`,
     `- Detection: ${c.detection.trials} clients per repeat, each through its own testkit fault proxy, heartbeat ${hb}; each path is blackholed at a random phase; server time = Probe 'suspend' / Socket.IO 'disconnect' / ws 'close' (server child, wall clock) minus blackhole time; client time = Probe 'state' leaving 'open' / Socket.IO 'disconnect'. Raw ws clients have no heartbeat and never notice.`,
     `- Resume: ${c.resume.trials} clients per repeat, each behind its own fault proxy, sending {n} every ${c.resume.sendEveryMs} ms and receiving echoes; the path is blackholed and new connections refused for ${c.resume.outageMs} ms, then restored (old connection reset). "restored → first echo" includes each client's reconnect backoff at its defaults (Probe: full jitter from 250 ms doubling; Socket.IO: 1 s doubling ±50 %, max 5 s); "reconnect accepted → first echo" is the handshake, resume and replay. Lost = sent but never echoed.`,
     "- Bundle: esbuild, platform browser, format esm, minify, bundle, target es2020, then gzip level 9 (node:zlib). Entries: `export { io } from 'socket.io-client'` and `export { ProbeClient } from '@probe/client'`; own code = the same with dependencies external.",

@@ -249,7 +249,13 @@ describe('a resumed WELCOME is checked against what the client holds', () => {
     await welcomeHello(second, fields);
     await waitFor(() => log.opens.length === 2);
     expect(log.lost).toEqual([
-      { reason: 'session-unknown', code: 4010, sessionId: 'session-1', unconfirmed: ['a'] },
+      {
+        reason: 'session-unknown',
+        code: 4010,
+        sessionId: 'session-1',
+        unconfirmedEvents: [],
+        unconfirmed: ['a'],
+      },
     ]);
     expect(log.opens[1]).toEqual({ sessionId: fields.sessionId ?? 'session-1', resumed: false });
     // Nothing of the old session is replayed into the new one; numbering restarts.

@@ -1,4 +1,5 @@
-import { ProbeClient, ProbeError } from '@probe/client';
+import { ProbeClient, ProbeError, type SessionLostInfo, type UntypedSchema } from '@probe/client';
+import type { Session } from '@probe/server';
 import { waitFor } from '@probe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAST_RECONNECT, type Harness, startHarness, waitForState } from './harness.js';
@@ -59,6 +60,27 @@ describe('recovery after a page reload or a process restart', () => {
     expect(toServer.at(-1)).toBe('after');
   });
 
+  it('a reply to the old page’s request is never taken for the new page’s', async () => {
+    h = await startHarness();
+    const first = h.client() as unknown as ProbeClient<unknown, unknown, UntypedSchema>;
+    await waitForState(first as unknown as ProbeClient, 'open');
+    await waitFor(() => h!.sessions.length === 1);
+    const session = h.sessions[0] as unknown as Session<unknown, unknown, unknown, UntypedSchema>;
+    const gates: (() => void)[] = [];
+    session.handle('who', (who) => new Promise((r) => gates.push(() => r(`reply to ${who}`))));
+    void first.emitWithAck('who', 'page A').catch(() => {});
+    await waitFor(() => gates.length === 1);
+    first.suspend();
+    const key = first.recoveryKey()!;
+    // The old page's request is answered while no page is connected: the reply waits.
+    gates[0]!();
+    const second = reopen(key) as unknown as ProbeClient<unknown, unknown, UntypedSchema>;
+    const mine = second.emitWithAck('who', 'page B');
+    await waitFor(() => gates.length === 2, { timeoutMs: 5000 });
+    gates[1]!();
+    expect(await mine).toBe('reply to page B');
+  });
+
   it('a key whose session is gone ends in session-lost, listing every unconfirmed message', async () => {
     h = await startHarness({ sessionTtlMs: 100 });
     const first = h.client();
@@ -66,13 +88,15 @@ describe('recovery after a page reload or a process restart', () => {
     await waitFor(() => h!.sessions.length === 1);
     first.suspend();
     first.send('never delivered');
+    (first as unknown as ProbeClient<unknown, unknown, UntypedSchema>).emit('chat:post', 'hi');
     const key = first.recoveryKey()!;
     await waitFor(() => h!.sessions[0]!.state === 'closed', { timeoutMs: 5000 });
     const second = reopen(key);
-    const lost = await new Promise<{ unconfirmed: unknown[] }>((resolve) =>
+    const lost = await new Promise<SessionLostInfo<unknown>>((resolve) =>
       second.on('session-lost', resolve),
     );
     expect(lost.unconfirmed).toEqual(['never delivered']);
+    expect(lost.unconfirmedEvents).toEqual([{ event: 'chat:post', payload: 'hi' }]);
     await waitForState(second, 'open');
     expect(second.sessionId).not.toBe(h.sessions[0]!.id);
   });

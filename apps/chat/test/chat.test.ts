@@ -1,7 +1,7 @@
 import { createFaultProxy, type FaultProxy, waitFor } from '@probe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROBE_PATH } from '../src/server/app.js';
-import { HISTORY_LIMIT } from '../src/shared/messages.js';
+import { HISTORY_LIMIT } from '../src/shared/schema.js';
 import { type ChatHarness, startChatHarness } from './harness.js';
 
 let harness: ChatHarness;
@@ -22,6 +22,10 @@ describe('rooms', () => {
     expect(welcome.id).toMatch(/^[\w-]{8}$/);
     expect(welcome.rooms.map((r) => r.name)).toEqual(['general', 'random', 'dev', 'help']);
     expect(welcome.id).not.toBe(ada.client.sessionId);
+    // The join reply says who we are too (a recovered page gets no welcome).
+    const joined = await ada.join('dev');
+    expect(joined.you).toEqual({ id: welcome.id, nick: 'ada', status: 'online' });
+    expect(joined.rooms).toContainEqual({ name: 'dev', members: 1 });
   });
 
   it('refuses a session without a nickname', async () => {
@@ -39,46 +43,42 @@ describe('rooms', () => {
     const ada = harness.connect('ada');
     const bob = harness.connect('bob');
     const cy = harness.connect('cy');
-    ada.send({ type: 'join', room: 'general' });
-    bob.send({ type: 'join', room: 'general' });
-    cy.send({ type: 'join', room: 'random' });
-    await Promise.all([ada, bob, cy].map((c) => c.next('joined')));
+    await Promise.all([ada.join('general'), bob.join('general'), cy.join('random')]);
 
-    ada.send({ type: 'say', room: 'general', cid: 'a1', text: ' hello general ' });
-    cy.send({ type: 'say', room: 'random', cid: 'c1', text: 'hello random' });
+    ada.post('general', 'a1', ' hello general ');
+    cy.post('random', 'c1', 'hello random');
     // Two clients, two connections: bob answers once ada's line is there.
-    await ada.next('message');
-    bob.send({ type: 'say', room: 'general', cid: 'b1', text: 'hi ada' });
+    await ada.next('posted');
+    bob.post('general', 'b1', 'hi ada');
 
     await waitFor(() => ada.texts('general').length === 2 && bob.texts('general').length === 2);
-    await cy.next('message');
+    await cy.next('posted');
     expect(ada.texts('general')).toEqual(['hello general', 'hi ada']);
     expect(bob.texts('general')).toEqual(['hello general', 'hi ada']);
     expect(cy.texts('random')).toEqual(['hello random']);
     expect(cy.texts('general')).toEqual([]);
 
-    const [first, second] = ada.all('message').map((m) => m.message);
+    const [first, second] = ada.all('posted');
     expect(first).toMatchObject({ room: 'general', seq: 1, nick: 'ada', cid: 'a1' });
     expect(second).toMatchObject({ room: 'general', seq: 2, nick: 'bob', cid: 'b1' });
     expect(first!.ts).toBeLessThanOrEqual(second!.ts);
-    expect(cy.all('message')[0]!.message.seq).toBe(1);
+    expect(cy.all('posted')[0]!.seq).toBe(1);
   });
 
   it('moves a session between rooms and tells both rooms', async () => {
     harness = await startChatHarness();
     const ada = harness.connect('ada');
     const bob = harness.connect('bob');
-    ada.send({ type: 'join', room: 'general' });
-    await ada.next('joined');
-    bob.send({ type: 'join', room: 'general' });
+    await ada.join('general');
+    await bob.join('general');
     const bobWelcome = await bob.next('welcome');
     await ada.next('presence', (m) => m.member.nick === 'bob');
 
-    ada.send({ type: 'join', room: 'dev' });
-    ada.send({ type: 'say', room: 'dev', cid: 'd1', text: 'in dev now' });
-    await ada.next('message');
-    bob.send({ type: 'join', room: 'dev' });
-    const joined = await bob.next('joined', (m) => m.room === 'dev');
+    void ada.join('dev');
+    ada.post('dev', 'd1', 'in dev now');
+    await ada.next('posted');
+    const joined = await bob.join('dev');
+    expect(joined.room).toBe('dev');
     expect(joined.history.map((m) => m.text)).toEqual(['in dev now']);
     expect(joined.members.map((m) => m.nick).sort()).toEqual(['ada', 'bob']);
     await ada.next('presence', (m) => m.room === 'dev' && m.member.id === bobWelcome.id);
@@ -90,16 +90,18 @@ describe('rooms', () => {
     expect(harness.server.chat.roomSummaries()).toContainEqual({ name: 'dev', members: 2 });
   });
 
-  it('refuses a message for a room the sender is not in, or an empty one', async () => {
+  it('refuses a post for a room the sender is not in, or an empty one', async () => {
     harness = await startChatHarness();
     const ada = harness.connect('ada');
-    ada.send({ type: 'join', room: 'general' });
-    ada.send({ type: 'say', room: 'help', cid: 'x1', text: 'wrong room' });
-    ada.send({ type: 'say', room: 'general', cid: 'x2', text: '   ' });
+    void ada.join('general');
+    ada.post('help', 'x1', 'wrong room');
+    ada.post('general', 'x2', '   ');
     await waitFor(() => ada.all('rejected').length === 2);
-    expect(ada.all('rejected')).toEqual([
-      { type: 'rejected', cid: 'x1', reason: 'not in #help' },
-      { type: 'rejected', cid: 'x2', reason: 'empty message' },
+    // Malformed ones are refused at once, the others in turn with the session's work.
+    const byCid = ada.all('rejected').sort((x, y) => x.cid.localeCompare(y.cid));
+    expect(byCid).toEqual([
+      { cid: 'x1', code: 'not-in-room', reason: 'not in #help' },
+      { cid: 'x2', code: 'invalid', reason: 'empty message' },
     ]);
     expect(harness.server.chat.history('general').size).toBe(0);
     expect(harness.server.chat.history('help').size).toBe(0);
@@ -109,14 +111,12 @@ describe('rooms', () => {
     harness = await startChatHarness();
     const ada = harness.connect('ada');
     const bob = harness.connect('bob');
-    ada.send({ type: 'join', room: 'general' });
-    bob.send({ type: 'join', room: 'general' });
-    await bob.next('joined');
-    ada.send({ type: 'say', room: 'general', cid: 'same', text: 'once' });
-    ada.send({ type: 'say', room: 'general', cid: 'same', text: 'once' });
-    ada.send({ type: 'say', room: 'general', cid: 'other', text: 'after' });
+    await Promise.all([ada.join('general'), bob.join('general')]);
+    ada.post('general', 'same', 'once');
+    ada.post('general', 'same', 'once');
+    ada.post('general', 'other', 'after');
     await waitFor(() => ada.texts('general').length === 3 && bob.texts('general').length === 2);
-    expect(ada.all('message').map((m) => m.message.seq)).toEqual([1, 1, 2]);
+    expect(ada.all('posted').map((m) => m.seq)).toEqual([1, 1, 2]);
     expect(bob.texts('general')).toEqual(['once', 'after']);
     expect(harness.server.chat.history('general').size).toBe(2);
   });
@@ -136,18 +136,15 @@ describe('history', () => {
     // Far faster than the default rate limit allows.
     harness = await startChatHarness({ rateLimit: { perSecond: 1000, burst: 1000 } });
     const ada = harness.connect('ada');
-    ada.send({ type: 'join', room: 'general' });
+    void ada.join('general');
     const total = HISTORY_LIMIT + 50;
-    for (let i = 1; i <= total; i++) {
-      ada.send({ type: 'say', room: 'general', cid: `m${i}`, text: `message ${i}` });
-    }
-    await waitFor(() => ada.all('message').length === total, { timeoutMs: 15_000 });
+    for (let i = 1; i <= total; i++) ada.post('general', `m${i}`, `message ${i}`);
+    await waitFor(() => ada.all('posted').length === total, { timeoutMs: 15_000 });
     expect(harness.server.chat.history('general').size).toBe(HISTORY_LIMIT);
     expect(harness.server.chat.history('general').lastSeq).toBe(total);
 
     const late = harness.connect('late');
-    late.send({ type: 'join', room: 'general' });
-    const { history } = await late.next('joined');
+    const { history } = await late.join('general');
     expect(history).toHaveLength(HISTORY_LIMIT);
     expect(history[0]).toMatchObject({ seq: 51, text: 'message 51', nick: 'ada' });
     expect(history.at(-1)).toMatchObject({ seq: total, text: `message ${total}` });
@@ -159,15 +156,11 @@ describe('history', () => {
   it('honours a smaller limit and keeps rooms apart', async () => {
     harness = await startChatHarness({ historyLimit: 3 });
     const ada = harness.connect('ada');
-    ada.send({ type: 'join', room: 'help' });
-    for (let i = 1; i <= 5; i++)
-      ada.send({ type: 'say', room: 'help', cid: `h${i}`, text: `h${i}` });
-    await waitFor(() => ada.all('message').length === 5);
+    void ada.join('help');
+    for (let i = 1; i <= 5; i++) ada.post('help', `h${i}`, `h${i}`);
+    await waitFor(() => ada.all('posted').length === 5);
     const late = harness.connect('late');
-    late.send({ type: 'join', room: 'help' });
-    late.send({ type: 'join', room: 'general' });
-    const help = await late.next('joined', (m) => m.room === 'help');
-    const general = await late.next('joined', (m) => m.room === 'general');
+    const [help, general] = await Promise.all([late.join('help'), late.join('general')]);
     expect(help.history.map((m) => m.text)).toEqual(['h3', 'h4', 'h5']);
     expect(general.history).toEqual([]);
   });
@@ -179,11 +172,9 @@ describe('presence', () => {
     proxy = await createFaultProxy({ targetPort: harness.server.port });
     const ada = harness.connect('ada');
     const bob = harness.connect('bob', { url: proxy.url(PROBE_PATH) });
-    ada.send({ type: 'join', room: 'general' });
-    await ada.next('joined');
-    bob.send({ type: 'join', room: 'general' });
+    await ada.join('general');
+    const joined = await bob.join('general');
     const { id: bobId } = await bob.next('welcome');
-    const joined = await bob.next('joined');
     expect(joined.members.map((m) => [m.nick, m.status]).sort()).toEqual([
       ['ada', 'online'],
       ['bob', 'online'],
@@ -198,8 +189,8 @@ describe('presence', () => {
     expect(harness.server.chat.membersOf('general')).toContainEqual(away.member);
 
     // Meanwhile ada keeps talking; bob must get it after the resume.
-    ada.send({ type: 'say', room: 'general', cid: 'a1', text: 'are you there?' });
-    await ada.next('message');
+    ada.post('general', 'a1', 'are you there?');
+    await ada.next('posted');
 
     proxy.refuse(false);
     const back = await ada.next(
@@ -225,6 +216,89 @@ describe('presence', () => {
     expect(harness.server.chat.membersOf('general')).toEqual([
       expect.objectContaining({ nick: 'ada', status: 'online' }),
     ]);
+  });
+});
+
+describe('typing', () => {
+  it('reaches the other members of the room, volatile: never queued for or replayed to a member who was away', async () => {
+    harness = await startChatHarness();
+    proxy = await createFaultProxy({ targetPort: harness.server.port });
+    const ada = harness.connect('ada');
+    const bob = harness.connect('bob', { url: proxy.url(PROBE_PATH) });
+    const cy = harness.connect('cy');
+    await Promise.all([ada.join('general'), bob.join('general'), cy.join('dev')]);
+    const { id: adaId } = await ada.next('welcome');
+
+    expect(ada.client.emit('typing', { room: 'general' }, { volatile: true })).toBe(true);
+    expect(await bob.next('typing')).toEqual({
+      room: 'general',
+      member: { id: adaId, nick: 'ada' },
+    });
+    // Not to the typer, nor to another room; a post in the same order shows it is all there.
+    ada.post('general', 'a1', 'typed');
+    cy.post('dev', 'c1', 'elsewhere');
+    await Promise.all([ada.next('posted'), cy.next('posted')]);
+    expect(ada.all('typing')).toEqual([]);
+    expect(cy.all('typing')).toEqual([]);
+
+    // Bob's path goes silent: ada types while his session is suspended.
+    proxy.refuse(true);
+    proxy.blackholeAll();
+    await ada.next(
+      'presence',
+      (m) => m.member.nick === 'bob' && m.member.status === 'reconnecting',
+    );
+    ada.client.emit('typing', { room: 'general' }, { volatile: true });
+    ada.post('general', 'a2', 'while you were away');
+    await ada.next('posted', (m) => m.cid === 'a2');
+    proxy.refuse(false);
+    await bob.next('resumed', undefined, 10_000);
+    await waitFor(() => bob.texts('general').includes('while you were away'));
+    // The post was replayed; the typing notice was not.
+    expect(bob.texts('general')).toEqual(['typed', 'while you were away']);
+    expect(bob.all('typing')).toHaveLength(1);
+  });
+});
+
+describe('reload recovery', () => {
+  it('a client built from the recovery key continues the same session: every post stored once, every event delivered once', async () => {
+    harness = await startChatHarness();
+    let sessions = 0;
+    harness.server.probe.on('session', () => sessions++);
+    const auth = { nick: 'ada', key: 'tab-secret-0123456789abcdef' };
+    const before = harness.connect('ada', { auth });
+    const bob = harness.connect('bob');
+    await Promise.all([before.join('general'), bob.join('general')]);
+    before.post('general', 'a1', 'before');
+    await before.next('posted');
+
+    // The page goes away: one post written just before, one typed after the client stopped.
+    before.post('general', 'a2', 'just before the reload');
+    before.client.suspend();
+    before.post('general', 'a3', 'queued');
+    const key = before.client.recoveryKey()!;
+    expect(key).toEqual(expect.any(String));
+    bob.post('general', 'b1', 'meanwhile');
+
+    const after = harness.connect('ada', { auth, recover: key });
+    const joined = await after.join('general');
+    expect(after.client.sessionId).toBe(before.client.sessionId);
+    expect(joined.you.id).toBe((await before.next('welcome')).id);
+    await after.next('resumed');
+    await waitFor(() => bob.texts('general').length === 4);
+    const texts = ['before', 'just before the reload', 'queued', 'meanwhile'];
+    expect(bob.texts('general').sort()).toEqual([...texts].sort());
+    const stored = harness.server.chat.history('general').snapshot();
+    expect(stored.map((m) => m.text).sort()).toEqual([...texts].sort());
+    // The join's history holds everything before it, and both pages together got each event
+    // once: nothing the first page received came again.
+    expect(joined.history.map((m) => m.text)).toEqual(expect.arrayContaining(texts.slice(0, 3)));
+    const seqs = [...before.all('posted'), ...after.all('posted')].map((m) => m.seq);
+    expect(seqs.sort((x, y) => x - y)).toEqual([1, 2, 3, 4]);
+    // One session throughout: no new one (ada's and bob's only), no second welcome.
+    expect(sessions).toBe(2);
+    expect(after.all('welcome')).toEqual([]);
+    expect(harness.server.probe.stats().sessions).toEqual({ open: 2, suspended: 0 });
   });
 });
 

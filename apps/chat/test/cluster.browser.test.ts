@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, sleep, waitFor } from '@probe/testkit';
 import { build as bundle } from 'esbuild';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatCluster, startChatCluster } from '../src/server/cluster.js';
+import { buildWebFromSource } from './web-build.js';
 
 // The cluster demo end to end: Redis, two chat node processes and the balancer, started by the
 // same launcher as `npm run demo:cluster`, and three Chromium pages typing while the node
@@ -39,15 +39,7 @@ beforeAll(async () => {
   await mkdir(artifacts, { recursive: true });
   // The page and the node processes, built from source every run (like the e2e test), so
   // both speak the protocol of the packages as they are now, without a package build.
-  await build({
-    configFile: join(appDir, 'vite.config.ts'),
-    root: appDir,
-    logLevel: 'warn',
-    resolve: {
-      alias: { '@probe/protocol': source('protocol'), '@probe/client': source('client') },
-    },
-    build: { outDir: webOut, emptyOutDir: true, sourcemap: false },
-  });
+  await buildWebFromSource(webOut);
   await bundle({
     entryPoints: [join(appDir, 'src/server/index.ts')],
     outfile: serverOut,

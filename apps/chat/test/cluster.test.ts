@@ -1,4 +1,4 @@
-import { ProbeClient } from '@probe/client';
+import { ProbeClient, RequestError } from '@probe/client';
 import {
   type Balancer,
   createBalancer,
@@ -15,7 +15,7 @@ import {
 } from '../src/server/app.js';
 import { RESTART_REFUSED } from '../src/server/chat.js';
 import type { SharedChat } from '../src/server/shared-chat.js';
-import type { ClientMessage, ServerMessage } from '../src/shared/messages.js';
+import type { ChatSchema, ServerEventName } from '../src/shared/schema.js';
 import { ChatTestClient, FAST_PROBE, FAST_RECONNECT, startChatHarness } from './harness.js';
 
 // Two chat nodes in this process sharing a real redis-server, as two processes would: every
@@ -66,17 +66,17 @@ function wsUrl(port: number): string {
 
 /** A test client whose waits allow for a loaded machine. */
 class ClusterTestClient extends ChatTestClient {
-  override next<T extends ServerMessage['type']>(
-    type: T,
-    match: (message: Extract<ServerMessage, { type: T }>) => boolean = () => true,
+  override next<K extends ServerEventName>(
+    event: K,
+    match: (payload: ChatSchema['serverEvents'][K]) => boolean = () => true,
     timeoutMs = WAIT_MS,
-  ): Promise<Extract<ServerMessage, { type: T }>> {
-    return super.next(type, match, timeoutMs);
+  ): Promise<ChatSchema['serverEvents'][K]> {
+    return super.next(event, match, timeoutMs);
   }
 }
 
 function connect(nick: string, url: string): ChatTestClient {
-  const client = new ProbeClient<ServerMessage, ClientMessage>(url, {
+  const client = new ProbeClient<unknown, unknown, ChatSchema>(url, {
     // A key, as the page has: a re-send is recognised by author and client id.
     auth: { nick, key: `${nick}-key-0123456789abcdef` },
     reconnect: FAST_RECONNECT,
@@ -93,17 +93,14 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
     const ada = connect('ada', wsUrl(a.port));
     const bob = connect('bob', wsUrl(b.port));
     expect(await ada.next('node')).toEqual({
-      type: 'node',
       name: 'A',
       id: a.probe.nodeId,
       restartable: false,
     });
     expect((await bob.next('node')).name).toBe('B');
 
-    ada.send({ type: 'join', room: 'general' });
-    await ada.next('joined');
-    bob.send({ type: 'join', room: 'general' });
-    const joined = await bob.next('joined');
+    await ada.join('general');
+    const joined = await bob.join('general');
     expect(joined.members.map((m) => [m.nick, m.status]).sort()).toEqual([
       ['ada', 'online'],
       ['bob', 'online'],
@@ -111,22 +108,21 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
     await ada.next('presence', (m) => m.member.nick === 'bob' && m.member.status === 'online');
 
     for (let i = 1; i <= 5; i++) {
-      ada.send({ type: 'say', room: 'general', cid: `a${i}`, text: `a${i}` });
-      bob.send({ type: 'say', room: 'general', cid: `b${i}`, text: `b${i}` });
+      ada.post('general', `a${i}`, `a${i}`);
+      bob.post('general', `b${i}`, `b${i}`);
     }
     await waitFor(() => ada.texts('general').length === 10 && bob.texts('general').length === 10, {
       timeoutMs: WAIT_MS,
     });
-    const seen = (client: ChatTestClient) =>
-      client.all('message').map((m) => `${m.message.seq}:${m.message.text}`);
+    const seen = (client: ChatTestClient) => client.all('posted').map((m) => `${m.seq}:${m.text}`);
     // One room order for every member, wherever it is served. Lines posted at the same moment
     // on two nodes may arrive in the other order than their numbers; the page shows them by
     // number, so every page shows the same list.
     expect(seen(ada)).toEqual(seen(bob));
     expect(
       ada
-        .all('message')
-        .map((m) => m.message.seq)
+        .all('posted')
+        .map((m) => m.seq)
         .sort((x, y) => x - y),
     ).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(ada.texts('general').filter((t) => t.startsWith('a'))).toEqual([
@@ -142,8 +138,7 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
       (await b.chat.history('general')).map((m) => m.text),
     );
     const cy = connect('cy', wsUrl(a.port));
-    cy.send({ type: 'join', room: 'general' });
-    const late = await cy.next('joined');
+    const late = await cy.join('general');
     expect(late.history.map((m) => m.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(late.members).toHaveLength(3);
 
@@ -158,20 +153,34 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
     expect((await a.chat.membersOf('general')).map((m) => m.nick).sort()).toEqual(['ada', 'cy']);
   });
 
+  it('relays typing to the room on the other node, volatile, except to the typer', async () => {
+    const a = await startNode('A');
+    const b = await startNode('B');
+    const ada = connect('ada', wsUrl(a.port));
+    const bob = connect('bob', wsUrl(b.port));
+    await ada.join('general');
+    await bob.join('general');
+    const { id } = await ada.next('welcome');
+    ada.client.emit('typing', { room: 'general' }, { volatile: true });
+    expect(await bob.next('typing')).toEqual({ room: 'general', member: { id, nick: 'ada' } });
+    ada.post('general', 'after', 'after typing');
+    await ada.next('posted');
+    expect(ada.all('typing')).toEqual([]);
+  });
+
   it('stores a re-sent message once across nodes (same author and client id)', async () => {
     const a = await startNode('A');
     const b = await startNode('B');
     const first = connect('ada', wsUrl(a.port));
-    first.send({ type: 'join', room: 'general' });
-    first.send({ type: 'say', room: 'general', cid: 'same', text: 'once' });
-    await first.next('message');
+    void first.join('general');
+    first.post('general', 'same', 'once');
+    await first.next('posted');
     // The same tab (same key) with a new session on the other node re-sends it.
     const again = connect('ada', wsUrl(b.port));
-    again.send({ type: 'join', room: 'general' });
-    await again.next('joined');
-    again.send({ type: 'say', room: 'general', cid: 'same', text: 'once' });
-    const echo = await again.next('message');
-    expect(echo.message).toMatchObject({ seq: 1, text: 'once', cid: 'same' });
+    await again.join('general');
+    again.post('general', 'same', 'once');
+    const echo = await again.next('posted');
+    expect(echo).toMatchObject({ seq: 1, text: 'once', cid: 'same' });
     expect(await b.chat.history('general')).toHaveLength(1);
   });
 
@@ -182,11 +191,9 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
     balancer = await createBalancer({ targets: () => [...live] });
     const ada = connect('ada', balancer.url(PROBE_PATH));
     const bob = connect('bob', wsUrl(b.port));
-    ada.send({ type: 'join', room: 'general' });
-    bob.send({ type: 'join', room: 'general' });
-    await Promise.all([ada.next('joined'), bob.next('joined')]);
-    ada.send({ type: 'say', room: 'general', cid: 'before', text: 'before' });
-    await bob.next('message');
+    await Promise.all([ada.join('general'), bob.join('general')]);
+    ada.post('general', 'before', 'before');
+    await bob.next('posted');
     live.add(b.port);
 
     const aId = a.probe.nodeId;
@@ -195,7 +202,7 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
     const moved = await ada.next('node', (m) => m.id !== aId);
     expect(moved.name).toBe('B');
     expect(ada.all('resumed').at(-1)?.reason).toBe('moved');
-    ada.send({ type: 'say', room: 'general', cid: 'after', text: 'after' });
+    ada.post('general', 'after', 'after');
     await waitFor(() => bob.texts('general').length === 2 && ada.texts('general').length === 2, {
       timeoutMs: WAIT_MS,
     });
@@ -211,8 +218,7 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
   it('marks members nobody serves any more as reconnecting, then removes them', async () => {
     const a = await startNode('A');
     const ada = connect('ada', wsUrl(a.port));
-    ada.send({ type: 'join', room: 'general' });
-    await ada.next('joined');
+    await ada.join('general');
     // Entries of a node that died: one a few seconds old, one older than any session lives.
     const key = 'chat:{general}:presence';
     await redis.command('HSET', key, 'ghost1', `${Date.now() - 3000}\tonline\tX\tghost one`);
@@ -229,8 +235,9 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
     const single = await startChatHarness();
     try {
       const solo = single.connect('solo');
-      solo.send({ type: 'restart-node' });
-      expect((await solo.next('rejected', undefined, WAIT_MS)).reason).toBe(RESTART_REFUSED);
+      const refused = solo.client.emitWithAck('restart-node', null, { timeoutMs: WAIT_MS });
+      await expect(refused).rejects.toBeInstanceOf(RequestError);
+      await expect(refused).rejects.toMatchObject({ code: 'refused', message: RESTART_REFUSED });
     } finally {
       await single.close();
     }
@@ -240,12 +247,14 @@ describe('chat cluster (two nodes, one Redis)', { timeout: 40_000 }, () => {
     const b = await startNode('B');
     const ada = connect('ada', wsUrl(a.port));
     expect((await ada.next('node')).restartable).toBe(true);
-    ada.send({ type: 'restart-node' });
+    expect(await ada.client.emitWithAck('restart-node', null)).toEqual({ node: 'A' });
     await waitFor(() => onRestartRequest.mock.calls.length === 1, { timeoutMs: WAIT_MS });
 
     const bob = connect('bob', wsUrl(b.port));
     expect((await bob.next('node')).restartable).toBe(false);
-    bob.send({ type: 'restart-node' });
-    expect((await bob.next('rejected')).reason).toBe('this node cannot be restarted from the page');
+    await expect(bob.client.emitWithAck('restart-node', null)).rejects.toMatchObject({
+      code: 'refused',
+      message: 'this node cannot be restarted from the page',
+    });
   });
 });

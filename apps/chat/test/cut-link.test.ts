@@ -47,21 +47,19 @@ describe('CutLink', () => {
       reconnect: { connectTimeoutMs: 300 },
     });
     const bob = harness.connect('bob');
-    ada.send({ type: 'join', room: 'general' });
-    bob.send({ type: 'join', room: 'general' });
-    await Promise.all([ada.next('joined'), bob.next('joined')]);
+    await Promise.all([ada.join('general'), bob.join('general')]);
     const adaSession = [...harness.server.probe.sessions()].find((s) => s.data.nick === 'ada')!;
     const suspends: string[] = [];
     adaSession.on('suspend', (reason) => suspends.push(reason));
     const closedByServer: number[] = [];
     ada.client.on('disconnect', ({ code }) => closedByServer.push(code));
 
-    ada.send({ type: 'say', room: 'general', cid: 'a0', text: 'a0' });
-    await bob.next('message', (m) => m.message.cid === 'a0');
+    ada.post('general', 'a0', 'a0');
+    await bob.next('posted', (m) => m.cid === 'a0');
     link.cut(1500);
     for (let i = 1; i <= 10; i++) {
-      ada.send({ type: 'say', room: 'general', cid: `a${i}`, text: `a${i}` });
-      bob.send({ type: 'say', room: 'general', cid: `b${i}`, text: `b${i}` });
+      ada.post('general', `a${i}`, `a${i}`);
+      bob.post('general', `b${i}`, `b${i}`);
       await sleep(50);
     }
     // Nothing from ada gets through while cut, and nothing reaches her.
@@ -77,8 +75,8 @@ describe('CutLink', () => {
     await waitFor(() => ada.texts('general').length === 21 && bob.texts('general').length === 21, {
       timeoutMs: 5000,
     });
-    const adaSeqs = ada.all('message').map((m) => m.message.seq);
-    const bobSeqs = bob.all('message').map((m) => m.message.seq);
+    const adaSeqs = ada.all('posted').map((m) => m.seq);
+    const bobSeqs = bob.all('posted').map((m) => m.seq);
     expect(adaSeqs).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
     expect(bobSeqs).toEqual(adaSeqs);
     expect(ada.texts('general')).toEqual(bob.texts('general'));

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@probe/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatServer, startChatServer } from '../src/server/app.js';
+import { buildWebFromSource } from './web-build.js';
 
 // End to end: the built web client in Debian's Chromium, two tabs, the demo's probe settings
 // (2 s + 2 s), and one tab's connection cut through its own "Cut my connection" control.
@@ -18,8 +18,6 @@ const screenshot = join(artifacts, 'chat-e2e.png');
 const executablePath = CHROMIUM_PATH;
 /** Generous: two Chromium tabs, Vite and the server share two cores. */
 const WAIT = { timeout: 30_000 };
-const source = (name: string) =>
-  fileURLToPath(new URL(`../../../packages/${name}/src/index.ts`, import.meta.url));
 
 let server: ChatServer;
 let browser: Browser;
@@ -34,18 +32,13 @@ beforeAll(async () => {
   // A fresh build of the page every run, with @probe/* from source like the server here, so
   // the page and the server always speak the same protocol (and no stale dist/web is used).
   await mkdir(artifacts, { recursive: true });
-  await build({
-    configFile: join(appDir, 'vite.config.ts'),
-    root: appDir,
-    logLevel: 'warn',
-    resolve: {
-      alias: {
-        '@probe/protocol': source('protocol'),
-        '@probe/client': source('client'),
-      },
-    },
-    build: { outDir: webOut, emptyOutDir: true, sourcemap: false },
-  });
+  await buildWebFromSource(webOut);
+  // The page runs the browser build's lean MessagePack codec, not msgpackr.
+  const assets = await readdir(join(webOut, 'assets'));
+  const scripts = await Promise.all(
+    assets.filter((f) => f.endsWith('.js')).map((f) => readFile(join(webOut, 'assets', f), 'utf8')),
+  );
+  expect(scripts.join('').includes('useRecords')).toBe(false);
   server = await startChatServer({ port: 0, host: '127.0.0.1', webRoot: webOut });
   browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
 }, 180_000);
@@ -55,12 +48,12 @@ afterAll(async () => {
   await server?.close();
 }, 60_000);
 
-async function openChat(nick: string): Promise<Page> {
+async function openChat(nick: string, room = 'general'): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT.timeout);
   page.on('pageerror', (error) => pageErrors.push(`${nick}: ${error.message}`));
-  await page.goto(server.url);
+  await page.goto(`${server.url}#${room}`);
   await page.fill('#nick', nick);
   await page.press('#nick', 'Enter');
   await page.waitForSelector('#badge[data-state="open"]');
@@ -195,4 +188,88 @@ describe('chat in the browser', () => {
     console.log(`e2e screenshot: ${screenshot}`);
     console.log(`alice's badge: ${debug.badgeLog.join(' → ')}`);
   }, 180_000);
+  it('shows who is typing on the other page, and does not replay it after a reconnect', async () => {
+    const erin = await openChat('erin', 'dev');
+    const frank = await openChat('frank', 'dev');
+    await erin.waitForSelector('#members li:has-text("frank")');
+
+    // Typing (not sending) reaches the other page as a volatile event.
+    await erin.type('#text', 'hel', { delay: 30 });
+    await frank.waitForSelector('#typing:has-text("erin is typing")');
+    expect(await erin.textContent('#typing')).toBe('');
+    const seen = await frank.evaluate(() => window.probeChat!.typing.length);
+    expect(seen).toBeGreaterThanOrEqual(1);
+    await frank.waitForFunction(() => document.querySelector('#typing')?.textContent === '');
+
+    // Frank's connection is cut; erin types (and posts) while his session is suspended.
+    await frank.selectOption('#cut-seconds', '5');
+    await frank.click('#cut');
+    await erin.waitForSelector('#members li[data-status="reconnecting"]:has-text("frank")');
+    await erin.fill('#text', '');
+    await erin.type('#text', 'while you were away', { delay: 10 });
+    await erin.press('#text', 'Enter');
+    await waitForDelivered(erin, 1);
+
+    // After the resume the post is replayed to frank; the typing notice is not.
+    await frank.waitForFunction(() => window.probeChat?.resumes.length === 1, null, WAIT);
+    await waitForDelivered(frank, 1);
+    expect((await shown(frank)).map((m) => m.text)).toEqual(['while you were away']);
+    const after = await frank.evaluate(() => ({
+      typing: window.probeChat!.typing.map((t) => t.member.nick),
+      shown: document.querySelector('#typing')?.textContent,
+    }));
+    expect(after.typing).toHaveLength(seen);
+    expect(after.shown).toBe('');
+    expect(pageErrors).toEqual([]);
+    await Promise.all([erin.context().close(), frank.context().close()]);
+  }, 120_000);
+
+  it('continues the same session after a page reload: every line once, the last ones included', async () => {
+    const carol = await openChat('carol', 'help');
+    const dave = await openChat('dave', 'help');
+    await carol.waitForSelector('#members li:has-text("dave")');
+    await say(carol, 'c1');
+    await say(dave, 'd1');
+    await Promise.all([waitForDelivered(carol, 2), waitForDelivered(dave, 2)]);
+    const sessionId = await carol.evaluate(() => window.probeChat!.client.sessionId);
+    expect(sessionId).toEqual(expect.any(String));
+    const sessionsBefore = [...server.probe.sessions()].length;
+
+    // One line sent just before the reload, one into a cut connection (so the server cannot
+    // have it yet), then the reload at once: both are in the recovery key, not yet confirmed.
+    await say(carol, 'c2');
+    await carol.click('#cut');
+    await say(carol, 'c3');
+    const pending = await carol.evaluate(() => window.probeChat!.client.buffered.messages);
+    expect(pending).toBeGreaterThanOrEqual(1);
+    await carol.reload();
+
+    // No nickname form: the page takes the session up with the key it left.
+    await carol.waitForSelector('#badge[data-state="open"]');
+    await carol.waitForFunction(() => window.probeChat?.recovered === true, null, WAIT);
+    expect(await carol.isVisible('#recovered')).toBe(true);
+    expect(await carol.evaluate(() => window.probeChat!.client.sessionId)).toBe(sessionId);
+    expect(await carol.evaluate(() => sessionStorage.getItem('probe-chat:recovery'))).toBeNull();
+    expect([...server.probe.sessions()].length).toBe(sessionsBefore);
+    expect(await carol.textContent('#notice')).toContain('Session recovered after the page reload');
+
+    await Promise.all([waitForDelivered(carol, 4), waitForDelivered(dave, 4)]);
+    await say(carol, 'c4');
+    await say(dave, 'd2');
+    await Promise.all([waitForDelivered(carol, 6), waitForDelivered(dave, 6)]);
+    const finalCarol = await shown(carol);
+    expect(finalCarol).toEqual(await shown(dave));
+    expect(finalCarol.map((m) => m.seq)).toEqual(['1', '2', '3', '4', '5', '6']);
+    const texts = finalCarol.map((m) => m.text);
+    expect(texts.filter((t) => t.startsWith('c'))).toEqual(['c1', 'c2', 'c3', 'c4']);
+    expect([...texts].sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'd1', 'd2']);
+    // Carol's lines are hers on the reloaded page too.
+    expect(await carol.$$eval('#messages .msg.mine', (items) => items.length)).toBe(4);
+    // Still one session for carol on the server, and her member entry is online.
+    expect([...server.probe.sessions()].filter((s) => s.data.nick === 'carol')).toHaveLength(1);
+    await dave.waitForSelector('#members li[data-status="online"]:has-text("carol")');
+    expect(pageErrors).toEqual([]);
+    await carol.screenshot({ path: join(artifacts, 'chat-e2e-reload.png') });
+    await Promise.all([carol.context().close(), dave.context().close()]);
+  }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { ProbeClient, type ProbeClientOptions } from '@probe/client';
+import { ProbeClient, type ProbeClientOptions, type UntypedSchema } from '@probe/client';
 import { waitFor } from '@probe/testkit';
 import {
   type ChatServer,
@@ -6,45 +6,81 @@ import {
   PROBE_PATH,
   startChatServer,
 } from '../src/server/app.js';
-import type { ClientMessage, ServerMessage } from '../src/shared/messages.js';
+import type { ChatSchema, Joined, RoomName, ServerEventName } from '../src/shared/schema.js';
 
 /** Short probe settings: a dead path is noticed in well under a second. */
 export const FAST_PROBE = { probeIntervalMs: 200, probeTimeoutMs: 200, sessionTtlMs: 30_000 };
 export const FAST_RECONNECT = { initialDelayMs: 20, maxDelayMs: 100, connectTimeoutMs: 1500 };
 
-/** A ProbeClient that records everything the chat server sends it. */
+export type ChatClient = ProbeClient<unknown, unknown, ChatSchema>;
+type ServerEvents = ChatSchema['serverEvents'];
+
+/** Every event the server sends; the check below fails to compile when one is missing. */
+const SERVER_EVENTS = [
+  'welcome',
+  'posted',
+  'presence',
+  'left',
+  'rooms',
+  'typing',
+  'link',
+  'resumed',
+  'node',
+  'rejected',
+] as const satisfies readonly ServerEventName[];
+const everyEventListed: [Exclude<ServerEventName, (typeof SERVER_EVENTS)[number]>] extends [never]
+  ? true
+  : never = true;
+void everyEventListed;
+
+/** A ProbeClient that records every event the chat server sends it. */
 export class ChatTestClient {
-  readonly received: ServerMessage[] = [];
+  readonly received: { event: ServerEventName; payload: unknown }[] = [];
   readonly states: string[] = [];
 
-  constructor(readonly client: ProbeClient<ServerMessage, ClientMessage>) {
-    client.on('message', (message) => this.received.push(message));
+  constructor(readonly client: ChatClient) {
+    const on = client.on.bind(client) as (event: string, listener: (p: unknown) => void) => void;
+    for (const event of SERVER_EVENTS)
+      on(event, (payload) => this.received.push({ event, payload }));
     client.on('state', (state) => this.states.push(state));
   }
 
-  send(message: ClientMessage): void {
-    this.client.send(message);
+  /** `join` request: resolves with the reply, or rejects with the RequestError. */
+  join(room: RoomName): Promise<Joined> {
+    return this.client.emitWithAck('join', { room });
   }
 
-  /** Messages of one type, in arrival order. */
-  all<T extends ServerMessage['type']>(type: T): Extract<ServerMessage, { type: T }>[] {
-    return this.received.filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type);
+  post(room: RoomName, cid: string, text: string): void {
+    this.client.emit('post', { room, cid, text });
   }
 
-  /** Waits for a message of `type` that satisfies `match`, returns the first such. */
-  next<T extends ServerMessage['type']>(
-    type: T,
-    match: (message: Extract<ServerMessage, { type: T }>) => boolean = () => true,
+  /** The same client without a schema: any name, any payload (a hand-written client). */
+  get raw(): ProbeClient<unknown, unknown, UntypedSchema> {
+    return this.client as unknown as ProbeClient<unknown, unknown, UntypedSchema>;
+  }
+
+  /** Payloads of one event, in arrival order. */
+  all<K extends ServerEventName>(event: K): ServerEvents[K][] {
+    return this.received.filter((r) => r.event === event).map((r) => r.payload as ServerEvents[K]);
+  }
+
+  /** Waits for an event `event` whose payload satisfies `match`, returns the first such. */
+  next<K extends ServerEventName>(
+    event: K,
+    match: (payload: ServerEvents[K]) => boolean = () => true,
     timeoutMs = 5000,
-  ): Promise<Extract<ServerMessage, { type: T }>> {
-    return waitFor(() => this.all(type).find(match), { timeoutMs, message: `a '${type}' message` });
+  ): Promise<ServerEvents[K]> {
+    return waitFor(() => this.all(event).find(match), {
+      timeoutMs,
+      message: `a '${event}' event`,
+    });
   }
 
   /** Texts of the chat messages received live for `room`, in order. */
   texts(room: string): string[] {
-    return this.all('message')
-      .filter((m) => m.message.room === room)
-      .map((m) => m.message.text);
+    return this.all('posted')
+      .filter((m) => m.room === room)
+      .map((m) => m.text);
   }
 }
 
@@ -72,7 +108,7 @@ export async function startChatHarness(
     server,
     wsUrl,
     connect(nick, { url, ...clientOptions } = {}) {
-      const client = new ProbeClient<ServerMessage, ClientMessage>(url ?? wsUrl, {
+      const client = new ProbeClient<unknown, unknown, ChatSchema>(url ?? wsUrl, {
         auth: { nick },
         ...clientOptions,
         reconnect: { ...FAST_RECONNECT, ...clientOptions.reconnect },

@@ -1,6 +1,8 @@
+import { ProbeError, RequestError } from '@probe/client';
 import { waitFor } from '@probe/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClientMessage } from '../src/shared/messages.js';
+import { RESTART_REFUSED } from '../src/server/chat.js';
+import type { RoomName } from '../src/shared/schema.js';
 import { type ChatHarness, type ChatTestClient, startChatHarness } from './harness.js';
 
 // What a hostile member can try with a hand-written client: the page never sends any of this.
@@ -11,15 +13,19 @@ afterEach(async () => {
   await harness?.close();
 });
 
-/** Sends anything at all, bypassing the message types. */
-function sendRaw(client: ChatTestClient, data: unknown): void {
-  client.send(data as ClientMessage);
+async function join(room: RoomName, ...clients: ChatTestClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.join(room)));
 }
 
-async function joinGeneral(...clients: ChatTestClient[]): Promise<void> {
-  for (const client of clients) client.send({ type: 'join', room: 'general' });
-  await Promise.all(clients.map((c) => c.next('joined')));
+/** What a request settled with: its reply, or its error. */
+function settle(promise: Promise<unknown>): Promise<{ value?: unknown; error?: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 }
+
+const huge = 'x'.repeat(200_000);
 
 describe('message ids', () => {
   it("does not let one member suppress another's message by posting its id first", async () => {
@@ -27,15 +33,15 @@ describe('message ids', () => {
     const ada = harness.connect('ada');
     const bob = harness.connect('bob');
     const { id: adaId } = await ada.next('welcome');
-    await joinGeneral(ada, bob);
+    await join('general', ada, bob);
 
-    bob.send({ type: 'say', room: 'general', cid: 'ada-next', text: 'squatting' });
-    await ada.next('message', (m) => m.message.text === 'squatting');
-    ada.send({ type: 'say', room: 'general', cid: 'ada-next', text: 'from ada' });
+    bob.post('general', 'ada-next', 'squatting');
+    await ada.next('posted', (m) => m.text === 'squatting');
+    ada.post('general', 'ada-next', 'from ada');
 
-    const seen = await bob.next('message', (m) => m.message.text === 'from ada');
-    expect(seen.message).toMatchObject({ from: adaId, nick: 'ada', seq: 2 });
-    await ada.next('message', (m) => m.message.text === 'from ada');
+    const seen = await bob.next('posted', (m) => m.text === 'from ada');
+    expect(seen).toMatchObject({ from: adaId, nick: 'ada', seq: 2 });
+    await ada.next('posted', (m) => m.text === 'from ada');
     expect(harness.server.chat.history('general').size).toBe(2);
   });
 
@@ -43,9 +49,9 @@ describe('message ids', () => {
     harness = await startChatHarness();
     const key = 'tab-secret-0123456789abcdef';
     const first = harness.connect('ada', { auth: { nick: 'ada', key } });
-    await joinGeneral(first);
-    first.send({ type: 'say', room: 'general', cid: 'c1', text: 'once' });
-    await first.next('message');
+    await join('general', first);
+    first.post('general', 'c1', 'once');
+    await first.next('posted');
     first.client.close();
 
     // The same tab after its session was lost: same key, new session, new public id.
@@ -53,19 +59,19 @@ describe('message ids', () => {
     const other = harness.connect('eve', {
       auth: { nick: 'eve', key: 'another-secret-0123456789' },
     });
-    await joinGeneral(again, other);
-    again.send({ type: 'say', room: 'general', cid: 'c1', text: 'once' });
-    const echo = await again.next('message');
-    expect(echo.message).toMatchObject({ seq: 1, text: 'once' });
-    other.send({ type: 'say', room: 'general', cid: 'c1', text: 'mine' });
-    await other.next('message', (m) => m.message.text === 'mine');
+    await join('general', again, other);
+    again.post('general', 'c1', 'once');
+    const echo = await again.next('posted');
+    expect(echo).toMatchObject({ seq: 1, text: 'once' });
+    other.post('general', 'c1', 'mine');
+    await other.next('posted', (m) => m.text === 'mine');
     expect(
       harness.server.chat
         .history('general')
         .snapshot()
         .map((m) => m.text),
     ).toEqual(['once', 'mine']);
-    expect(other.all('message').map((m) => m.message.text)).toEqual(['mine']);
+    expect(other.all('posted').map((m) => m.text)).toEqual(['mine']);
   });
 
   it('refuses a session whose key is not a proper secret', async () => {
@@ -80,39 +86,40 @@ describe('message ids', () => {
 });
 
 describe('rate limit', () => {
-  it('refuses posts over the limit with a notice to the sender only', async () => {
+  it('refuses posts and requests over the limit, telling the sender only', async () => {
     harness = await startChatHarness({ rateLimit: { perSecond: 10, burst: 5 } });
     const ada = harness.connect('ada');
     const bob = harness.connect('bob');
-    await joinGeneral(ada, bob);
+    await join('general', ada, bob);
     // The joins took a token each; wait for them to come back.
     await new Promise((resolve) => setTimeout(resolve, 300));
 
-    for (let i = 1; i <= 15; i++) {
-      ada.send({ type: 'say', room: 'general', cid: `a${i}`, text: `a${i}` });
-    }
-    await waitFor(() => ada.all('message').length + ada.all('rejected').length === 15);
-    const accepted = ada.all('message').length;
+    for (let i = 1; i <= 15; i++) ada.post('general', `a${i}`, `a${i}`);
+    await waitFor(() => ada.all('posted').length + ada.all('rejected').length === 15);
+    const accepted = ada.all('posted').length;
     // Five from the burst, and at most a token or two refilled while they arrived.
     expect(accepted).toBeGreaterThanOrEqual(5);
     expect(accepted).toBeLessThanOrEqual(7);
     for (const rejected of ada.all('rejected')) {
       expect(rejected.cid).toMatch(/^a\d+$/);
+      expect(rejected.code).toBe('rate-limited');
       expect(rejected.reason).toMatch(/too many messages/);
     }
+    // A request over the limit fails with the same code.
+    const refused = await settle(ada.join('general'));
+    expect(refused.error).toBeInstanceOf(RequestError);
+    expect(refused.error).toMatchObject({ code: 'rate-limited' });
 
     // Bob has his own bucket, and nobody hears about ada's refused posts.
-    for (let i = 1; i <= 5; i++) {
-      bob.send({ type: 'say', room: 'general', cid: `b${i}`, text: `b${i}` });
-    }
+    for (let i = 1; i <= 5; i++) bob.post('general', `b${i}`, `b${i}`);
     await waitFor(() => bob.texts('general').filter((t) => t.startsWith('b')).length === 5);
     expect(bob.all('rejected')).toEqual([]);
     expect(bob.texts('general').filter((t) => t.startsWith('a'))).toHaveLength(accepted);
 
     // The bucket refills: after a moment ada may post again.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    ada.send({ type: 'say', room: 'general', cid: 'later', text: 'later' });
-    await bob.next('message', (m) => m.message.text === 'later');
+    ada.post('general', 'later', 'later');
+    await bob.next('posted', (m) => m.text === 'later');
   });
 
   it('refuses nonsensical limits', async () => {
@@ -141,45 +148,46 @@ describe('names', () => {
   it('cleans room names the same way and never echoes raw ones', async () => {
     harness = await startChatHarness();
     const ada = harness.connect('ada');
-    sendRaw(ada, { type: 'join', room: '\u202Bdev\u200B' });
-    expect((await ada.next('joined')).room).toBe('dev');
-    sendRaw(ada, { type: 'join', room: '\u202Elobby\u0000' });
-    const rejected = await ada.next('rejected');
-    expect(rejected.reason).toBe("unknown room 'lobby'");
+    const joined = await ada.raw.emitWithAck('join', { room: '\u202Bdev\u200B' });
+    expect(joined).toMatchObject({ room: 'dev' });
+    const refused = await settle(ada.raw.emitWithAck('join', { room: '\u202Elobby\u0000' }));
+    expect(refused.error).toMatchObject({ code: 'invalid', message: "unknown room 'lobby'" });
   });
 });
 
-describe('hostile messages', () => {
-  it('refuses wrongly typed fields with an error notice instead of coercing them', async () => {
+describe('hostile payloads', () => {
+  it('refuses malformed posts with an invalid notice instead of coercing them', async () => {
     harness = await startChatHarness();
     const ada = harness.connect('ada');
     const bob = harness.connect('bob');
-    await joinGeneral(ada, bob);
-    const huge = 'x'.repeat(200_000);
+    await join('general', ada, bob);
     const hostile: unknown[] = [
       42,
       'general',
-      ['say', 'general'],
-      { type: 5, room: 'general' },
-      { type: { toString: 'say' }, room: 'general' },
-      { type: 'join', room: ['general'] },
-      { type: 'join', room: { toString: 1 } },
-      { type: 'say', room: { toString: 1 }, cid: 'h1', text: 'x' },
-      { type: 'say', room: huge, cid: 'h2', text: 'x' },
-      { type: huge, room: 'general', cid: 'h3', text: 'x' },
-      { type: 'say', room: 'general', cid: 7, text: 'x' },
-      { type: 'say', room: 'general', cid: huge, text: 'x' },
-      { type: 'say', room: 'general', cid: 'bad\u202Eid', text: 'x' },
-      { type: 'say', room: 'general', cid: 'h4', text: { toString: 1 } },
-      { type: 'say', room: 'general', cid: 'h5', text: ['x'] },
-      { type: 'say', room: 'general', cid: 'h6', text: huge },
+      null,
+      ['general', 'h0', 'x'],
+      { room: ['general'], cid: 'h1', text: 'x' },
+      { room: { toString: 1 }, cid: 'h2', text: 'x' },
+      { room: huge, cid: 'h3', text: 'x' },
+      { room: 'general', cid: 7, text: 'x' },
+      { room: 'general', cid: huge, text: 'x' },
+      { room: 'general', cid: 'bad\u202Eid', text: 'x' },
+      { room: 'general', cid: 'h4', text: { toString: 1 } },
+      { room: 'general', cid: 'h5', text: ['x'] },
+      { room: 'general', cid: 'h6', text: huge.slice(0, 5000) },
     ];
-    for (const data of hostile) sendRaw(ada, data);
+    for (const data of hostile) ada.raw.emit('post', data);
     await waitFor(() => ada.all('rejected').length === hostile.length);
-    for (const { reason } of ada.all('rejected')) expect(reason.length).toBeLessThan(120);
-    // A refusal names the message only by a well-formed id of its own.
+    for (const { code, reason } of ada.all('rejected')) {
+      expect(code).toBe('invalid');
+      expect(reason.length).toBeLessThan(120);
+    }
+    // A refusal names the post only by a well-formed id of its own.
     expect(ada.all('rejected').map((r) => r.cid)).toEqual([
-      ...Array(7).fill(''),
+      '',
+      '',
+      '',
+      '',
       'h1',
       'h2',
       'h3',
@@ -193,8 +201,89 @@ describe('hostile messages', () => {
 
     // Nothing was stored, and the session still works.
     expect(harness.server.chat.history('general').size).toBe(0);
-    ada.send({ type: 'say', room: 'general', cid: 'ok', text: 'still here' });
-    await bob.next('message', (m) => m.message.text === 'still here');
-    expect(bob.all('message')).toHaveLength(1);
+    ada.post('general', 'ok', 'still here');
+    await bob.next('posted', (m) => m.text === 'still here');
+    expect(bob.all('posted')).toHaveLength(1);
+    expect(bob.all('rejected')).toEqual([]);
+  });
+
+  it('refuses malformed requests with a RequestError, unknown ones with no-handler', async () => {
+    harness = await startChatHarness();
+    const serverErrors: unknown[] = [];
+    harness.server.probe.on('error', (error) => serverErrors.push(error));
+    const ada = harness.connect('ada');
+    const bob = harness.connect('bob');
+    await join('general', ada, bob);
+    const hostile: unknown[] = [
+      undefined,
+      7,
+      'general',
+      ['general'],
+      { room: 5 },
+      { room: ['general'] },
+      { room: { toString: 'general' } },
+      { room: huge },
+      { room: '__proto__' },
+    ];
+    const outcomes = await Promise.all(hostile.map((p) => settle(ada.raw.emitWithAck('join', p))));
+    for (const { error } of outcomes) {
+      expect(error).toBeInstanceOf(RequestError);
+      expect(error).toMatchObject({ code: 'invalid' });
+      expect((error as Error).message.length).toBeLessThan(120);
+    }
+    // A single node refuses to restart, whatever the payload.
+    const restart = await settle(ada.raw.emitWithAck('restart-node', { now: huge.slice(0, 100) }));
+    expect(restart.error).toMatchObject({ code: 'refused', message: RESTART_REFUSED });
+    // Names the chat does not answer: Probe refuses them.
+    const unknown = await settle(ada.raw.emitWithAck('drop-tables', { room: 'general' }));
+    expect(unknown.error).toMatchObject({ code: 'no-handler' });
+    // A reserved name never leaves the client.
+    expect(() => ada.raw.emit('message', 1)).toThrow(ProbeError);
+
+    // Still in #general, still posting; nobody else was told anything.
+    ada.post('general', 'ok', 'still here');
+    await bob.next('posted', (m) => m.text === 'still here');
+    expect(bob.all('rejected')).toEqual([]);
+    expect(serverErrors).toEqual([]);
+  });
+
+  it('refuses malformed typing notices, relays none of them, and drops a flood quietly', async () => {
+    harness = await startChatHarness();
+    const ada = harness.connect('ada');
+    const bob = harness.connect('bob');
+    await join('general', ada, bob);
+    for (const data of [null, { room: 9 }, { room: huge }]) {
+      ada.raw.emit('typing', data, { volatile: true });
+    }
+    await waitFor(() => ada.all('rejected').length === 3);
+    expect(ada.all('rejected').map((r) => r.code)).toEqual(['invalid', 'invalid', 'invalid']);
+    // Over the typing limit: dropped without a word (volatile; nobody is owed one).
+    for (let i = 0; i < 50; i++) ada.raw.emit('typing', 'x', { volatile: true });
+    // For a room ada is not in: not relayed to anyone.
+    const cy = harness.connect('cy');
+    await join('dev', cy);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    ada.raw.emit('typing', { room: 'dev' }, { volatile: true });
+    ada.post('general', 'ok', 'after the flood');
+    await bob.next('posted', (m) => m.text === 'after the flood');
+    expect(ada.all('rejected').length).toBeLessThanOrEqual(5);
+    expect(bob.all('typing')).toEqual([]);
+    expect(cy.all('typing')).toEqual([]);
+  });
+
+  it('refuses plain messages and ignores event names the chat does not use', async () => {
+    harness = await startChatHarness();
+    const ada = harness.connect('ada');
+    const bob = harness.connect('bob');
+    await join('general', ada, bob);
+    ada.client.send({ type: 'say', room: 'general', cid: 'old', text: 'old protocol' });
+    const rejected = await ada.next('rejected');
+    expect(rejected).toMatchObject({ cid: '', code: 'invalid' });
+    ada.raw.emit('posted', { room: 'general', seq: 1, text: 'forged' });
+    ada.raw.emit('x'.repeat(128), huge.slice(0, 1000));
+    ada.post('general', 'ok', 'real');
+    await bob.next('posted');
+    expect(bob.texts('general')).toEqual(['real']);
+    expect(harness.server.chat.history('general').size).toBe(1);
   });
 });

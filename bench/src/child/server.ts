@@ -1,7 +1,7 @@
 // Server process: runs one system's server and answers the orchestrator's commands.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { emitEvent, serve } from '../lib/child-runtime.js';
 import { epochNow, monoNow, sleep } from '../lib/time.js';
 import { startProfile, stopProfile } from '../lib/window-profile.js';
@@ -40,6 +40,19 @@ function gc(): void {
   if (collect) {
     collect();
     collect();
+  }
+}
+
+/** Anonymous and file-backed resident bytes from /proc/self/smaps_rollup (Linux), else 0. */
+function smapsRollup(): { anonymous: number; fileBacked: number } {
+  try {
+    const text = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    const anonymous = kb('Anonymous') * 1024;
+    return { anonymous, fileBacked: kb('Rss') * 1024 - anonymous };
+  } catch {
+    return { anonymous: 0, fileBacked: 0 };
   }
 }
 
@@ -177,7 +190,16 @@ serve(
       await sleep(50);
       gc();
       const m = process.memoryUsage();
-      return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
+      const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+      return {
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        newSpace: newSpace?.space_size ?? 0,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        ...smapsRollup(),
+      };
     },
     /** CPU time this process used over the next `ms`, as user+system ms and wall ms. */
     async cpu(args: { ms: number }) {

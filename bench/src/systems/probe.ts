@@ -1,6 +1,33 @@
 import { ProbeClient } from '@probe/client';
+import { FrameType } from '@probe/protocol';
 import { ProbeServer, type Session, type SessionStore } from '@probe/server';
-import { ROOM, type SystemAdapter } from './types.js';
+import { WebSocket } from 'ws';
+import { type ClientHooks, type ClientOptions, ROOM, type SystemAdapter } from './types.js';
+
+type ProbeWebSocket = NonNullable<ConstructorParameters<typeof ProbeClient>[1]>['WebSocket'];
+
+/**
+ * The client's WebSocket (`ws`), bound to a loopback source address and/or telling the idle
+ * scenario about each PROBE frame (read from the first two bytes, before the client sees it).
+ */
+function socketFor(options: ClientOptions, hooks: ClientHooks): ProbeWebSocket | undefined {
+  const { localAddress } = options;
+  const onProbe = hooks.onProbe;
+  if (localAddress === undefined && onProbe === undefined) return undefined;
+  class BenchSocket extends WebSocket {
+    constructor(url: string) {
+      super(url, { perMessageDeflate: false, ...(localAddress && { localAddress }) });
+      if (onProbe) {
+        this.on('message', (data: Buffer | ArrayBuffer, isBinary: boolean) => {
+          if (!isBinary) return;
+          const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+          if (bytes[0] === 0x92 && bytes[1] === FrameType.PROBE) onProbe();
+        });
+      }
+    }
+  }
+  return BenchSocket as unknown as ProbeWebSocket;
+}
 
 /**
  * Probe with its defaults, except the probe schedule when a scenario sets one. With `shared`,
@@ -83,7 +110,10 @@ export function probeSystem(shared: boolean, volatile = false): SystemAdapter {
           }
           return count;
         },
-        info: () => ({ scheduler: server.stats().scheduler }),
+        info: () => {
+          const { scheduler, sessions } = server.stats();
+          return { scheduler, sessions };
+        },
         async close() {
           await server.close();
           await store?.close();
@@ -92,7 +122,9 @@ export function probeSystem(shared: boolean, volatile = false): SystemAdapter {
     },
 
     connect(url, options, hooks) {
+      const WebSocketClass = socketFor(options, hooks);
       const client = new ProbeClient(url, {
+        ...(WebSocketClass && { WebSocket: WebSocketClass }),
         auth: { key: options.key ?? '' },
         reconnect: options.reconnect ? {} : { maxAttempts: 0 },
       });

@@ -100,12 +100,20 @@ export function socketIoSystem(
     },
 
     connect(url, options, hooks) {
+      // engine.io-client hands `localAddress` to `ws` (its typings do not list it).
+      const bind: Record<string, unknown> = options.localAddress
+        ? { localAddress: options.localAddress }
+        : {};
       const socket = io(url, {
         transports: ['websocket'],
         forceNew: true,
         reconnection: options.reconnect,
         auth: { key: options.key ?? '' },
+        ...bind,
       });
+      const onProbe = hooks.onProbe;
+      // The Manager re-emits every engine.io ping (the server's heartbeat).
+      if (onProbe) socket.io.on('ping', () => onProbe());
       let first = true;
       const opened = new Promise<void>((resolve, reject) => {
         socket.on('connect', () => {

@@ -107,10 +107,17 @@ export interface ClientOptions {
   key?: string;
   /** Reconnect (and resume, where the system can) after a connection loss. */
   reconnect: boolean;
+  /** Loopback source address to connect from (127.0.0.x), so many clients fit the port range. */
+  localAddress?: string | undefined;
 }
 
 export interface ClientHooks {
   onMessage(data: unknown): void;
+  /**
+   * The server's heartbeat reached this client (ws: a ping, Socket.IO: an engine.io ping,
+   * Probe: a PROBE frame). Only the idle scenario listens.
+   */
+  onProbe?(): void;
   /** The client noticed that its connection is gone. */
   onDown?(reason: string): void;
   /** A connection (re)opened after the first one; `resumed` when the session carried on. */

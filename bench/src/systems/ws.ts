@@ -98,7 +98,12 @@ export const wsSystem: SystemAdapter = {
 
   connect(url, options, hooks) {
     const target = options.key ? `${url}?key=${encodeURIComponent(options.key)}` : url;
-    const socket = new WebSocket(target, { perMessageDeflate: false });
+    const socket = new WebSocket(target, {
+      perMessageDeflate: false,
+      ...(options.localAddress && { localAddress: options.localAddress }),
+    });
+    const onProbe = hooks.onProbe;
+    if (onProbe) socket.on('ping', () => onProbe());
     const opened = new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);

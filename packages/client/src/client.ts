@@ -6,7 +6,6 @@ import {
   closeCodeName,
   Delivery,
   decodeFromServer,
-  decodeMessageData,
   type EventArgs,
   type EventMap,
   encodeAck,
@@ -44,6 +43,7 @@ import {
 import { decodeRecovery, encodeRecovery } from './recovery.js';
 import { RetryPolicy } from './retry.js';
 import { openSocket, releaseSocket, writeFrame } from './socket.js';
+import { sortUnconfirmed, type Unconfirmed } from './unconfirmed.js';
 import { Watchdog } from './watchdog.js';
 
 type Timer = ReturnType<typeof setTimeout> | undefined;
@@ -120,7 +120,7 @@ export class ProbeClient<
   /** Set while a received message waits for its acknowledgement. */
   #ackTimer: Timer;
   /** Requests either way: this client's pending ones, and its handlers of the server's. */
-  readonly #calls: Calls<void>;
+  readonly #calls: Calls<[]>;
 
   constructor(url: string, options: ProbeClientOptions = {}) {
     super();
@@ -136,7 +136,12 @@ export class ProbeClient<
     });
     this.#calls = new Calls(
       {
-        write: (data, event, call, reply) => this.#send(data, event, call, reply),
+        request: (data, event) => {
+          const seq = this.#delivery.nextSeq;
+          this.#send(data, event, seq, null);
+          return seq;
+        },
+        reply: (data, call, kind) => this.#send(data, null, call, kind),
         report: (error) => this.#report(error),
       },
       resolved.requestTimeoutMs,
@@ -442,7 +447,7 @@ export class ProbeClient<
       if (event === null) this.#emit('message', data as In);
       else this.#emitNamed(event, data);
     } else if (frame.reply != null) this.#calls.replied(call, frame.reply, data);
-    else this.#calls.answer(event, call, data, undefined);
+    else this.#calls.answer(event, call, data);
   }
 
   #emitNamed(event: string, payload: unknown): void {
@@ -546,20 +551,21 @@ export class ProbeClient<
   }
 
   /** Forgets the session (id, token, both directions); returns what was never acknowledged. */
-  #forget(): Out[] {
+  #forget(): Unconfirmed<Out> {
+    const unsent = this.#delivery.outbound.lastSeq - this.#writtenSeq;
     this.sessionId = this.token = null;
     this.#writtenSeq = 0;
-    return this.#delivery.reset().map(decodeMessageData) as Out[];
+    return sortUnconfirmed<Out>(this.#delivery.reset(), unsent);
   }
 
   #loseSession(code: number): void {
     const { sessionId } = this;
     // Whoever waits for 'drain' gets it: the queue is empty now.
     const drained = this.#delivery.aboveHighWater;
-    const unconfirmed = this.#forget();
+    const { unconfirmed, unconfirmedEvents } = this.#forget();
     const reason = closeCodeName(code).toLowerCase().replaceAll('_', '-') as SessionLostReason;
     this.#calls.rejectAll(new ProbeError('session-lost', `the session was lost (${reason})`));
-    this.#emit('session-lost', { reason, code, sessionId, unconfirmed });
+    this.#emit('session-lost', { reason, code, sessionId, unconfirmed, unconfirmedEvents });
     if (drained) this.#emit('drain');
   }
 
@@ -575,16 +581,10 @@ export class ProbeClient<
     this.#stop(code, reason);
     listen('removeEventListener', this.#onOnline, this.#onVisible);
     this.#ended = true;
-    const unsent = this.#delivery.outbound.lastSeq - this.#writtenSeq;
     const unconfirmed = this.#forget();
     this.#calls.rejectAll(new ProbeError('client-closed', `the client closed: ${reason}`));
     this.#setState('closed');
-    this.#emit('close', {
-      code,
-      reason,
-      unconfirmed,
-      unsent: unconfirmed.slice(unconfirmed.length - unsent),
-    });
+    this.#emit('close', { code, reason, ...unconfirmed });
   }
 
   #setState(state: ClientState): void {

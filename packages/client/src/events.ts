@@ -1,3 +1,5 @@
+import type { UnconfirmedEvent } from './unconfirmed.js';
+
 /**
  * `'suspended'`: `suspend()` dropped the connection and the server keeps the session until
  * `connect()` resumes it. `'closed'`: stopped for good, or not connected yet with
@@ -38,8 +40,12 @@ export interface SessionLostInfo<Out> {
   /**
    * Messages this client sent (or queued) that the server never acknowledged, oldest first.
    * They were not re-sent on the new session: the application decides what to do with them.
+   * Plain messages only; named events are in `unconfirmedEvents`, and pending requests reject
+   * with a `ProbeError` `session-lost`.
    */
   unconfirmed: Out[];
+  /** Named events (`emit()`) the server never acknowledged, oldest first, with their names. */
+  unconfirmedEvents: UnconfirmedEvent[];
 }
 
 export interface DisconnectInfo {
@@ -59,6 +65,8 @@ export interface CloseInfo<Out> {
    * (written ones before `close()` do arrive on a healthy connection). Includes `unsent`.
    */
   unconfirmed: Out[];
+  /** Named events (`emit()`) never acknowledged, oldest first; pending requests reject. */
+  unconfirmedEvents: UnconfirmedEvent[];
   /** The newest of `unconfirmed` that were never written to a connection: they did not arrive. */
   unsent: Out[];
 }

@@ -29,3 +29,4 @@ export type {
   WebSocketConstructor,
   WebSocketLike,
 } from './options.js';
+export type { UnconfirmedEvent } from './unconfirmed.js';

@@ -89,6 +89,7 @@ describe('sequence gaps on a live connection', () => {
         code: CloseCode.RESYNC,
         reason: expect.stringMatching(/^gave up after 5 resyncs within 60 s: message 5 arrived/),
         unconfirmed: [{ n: 1 }],
+        unconfirmedEvents: [],
         unsent: [],
       },
     ]);

@@ -1,3 +1,4 @@
+import type { UntypedSchema } from '@probe/protocol';
 import {
   CloseCode,
   decode,
@@ -92,7 +93,13 @@ describe('autoConnect: false', () => {
     c.send('a');
     c.close();
     expect(closes).toEqual([
-      { code: 1000, reason: 'client closed', unconfirmed: ['a'], unsent: ['a'] },
+      {
+        code: 1000,
+        reason: 'client closed',
+        unconfirmed: ['a'],
+        unconfirmedEvents: [],
+        unsent: ['a'],
+      },
     ]);
     expect(() => c.send('b')).toThrow(expect.objectContaining({ code: 'client-closed' }));
     c.connect();
@@ -102,6 +109,30 @@ describe('autoConnect: false', () => {
 });
 
 describe('giving up', () => {
+  it("'close' lists named events apart, with their names; pending requests reject", async () => {
+    const { c: plain, closes } = client();
+    const c = plain as unknown as ProbeClient<unknown, unknown, UntypedSchema>;
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    c.send('a');
+    c.emit('chat:post', { text: 'b' });
+    const pending = c.emitWithAck('ask', 1).catch((error: unknown) => error);
+    last().drop();
+    c.send('c'); // offline: queued only
+    c.emit('typing', true, { volatile: true }); // dropped at once: never listed
+    c.close();
+    expect(closes).toEqual([
+      {
+        code: 1000,
+        reason: 'client closed',
+        unconfirmed: ['a', 'c'],
+        unconfirmedEvents: [{ event: 'chat:post', payload: { text: 'b' } }],
+        unsent: ['c'],
+      },
+    ]);
+    expect(await pending).toMatchObject({ code: 'client-closed' });
+  });
+
   it("'close' reports every unacknowledged message; unsent is the part never written", async () => {
     const { c, closes } = client();
     await vi.advanceTimersByTimeAsync(0);
@@ -114,7 +145,13 @@ describe('giving up', () => {
     c.send('d'); // offline: queued only
     c.close();
     expect(closes).toEqual([
-      { code: 1000, reason: 'client closed', unconfirmed: ['b', 'c', 'd'], unsent: ['d'] },
+      {
+        code: 1000,
+        reason: 'client closed',
+        unconfirmed: ['b', 'c', 'd'],
+        unconfirmedEvents: [],
+        unsent: ['d'],
+      },
     ]);
   });
 
@@ -134,6 +171,7 @@ describe('giving up', () => {
         code: 1006,
         reason: 'gave up after 1 attempts: ',
         unconfirmed: ['written', 'queued'],
+        unconfirmedEvents: [],
         unsent: ['queued'],
       },
     ]);

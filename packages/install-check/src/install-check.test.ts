@@ -1,7 +1,8 @@
 // Install check: what an npm user gets. The four packages are packed with `pnpm pack` (which
 // rewrites `workspace:` ranges), installed with npm into a fresh project outside the repository,
 // and used there from CommonJS, from ESM (also as two server nodes sharing sessions through a
-// real Redis), and from a page bundled by Vite and loaded in Chromium.
+// real Redis), from TypeScript typed by one schema of named events and requests (compiled by tsc,
+// then run), and from a page bundled by Vite and loaded in Chromium.
 // Needs the build (`pnpm turbo run build --filter=./packages/*`), the npm registry (for the
 // packages' dependencies and Vite), redis-server (on PATH, or PROBE_REDIS_SERVER) and Chromium
 // (/usr/bin/chromium, or PROBE_CHROMIUM).
@@ -14,6 +15,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -150,6 +152,39 @@ describe('installed from the packed tarballs', () => {
     const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
     await sh('node', [tsc, '-p', 'tsconfig.browser.json'], 'tsc -p tsconfig.browser.json');
     await sh('node', [tsc, '-p', 'tsconfig.node.json'], 'tsc -p tsconfig.node.json');
+  });
+
+  test('a schema-typed server and client, compiled by tsc, exchange named requests and events', async () => {
+    // schema-chat.mts: emitWithAck answered by session.handle (and the other way), a
+    // RequestError reply, no-handler, a named event each way, on 127.0.0.1.
+    const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
+    await sh('node', [tsc, '-p', 'tsconfig.schema.json'], 'tsc -p tsconfig.schema.json');
+    expect(await sh('node', ['out/schema-chat.mjs'])).toContain(
+      'schema: joined {"room":"lobby","members":1}, refused forbidden, unhandled no-handler, lines 2, version 1.2.3',
+    );
+  });
+
+  test('the schema types ship: every @ts-expect-error case of schema-chat.mts fails to compile', async () => {
+    // With the declarations missing or typed `any`, the directives would be unused and the
+    // compile above would fail; here, without them, each case must be an error of its own line.
+    const source = readFileSync(join(project, 'schema-chat.mts'), 'utf8');
+    const expected = source
+      .split('\n')
+      .flatMap((line, index) => (line.trim().startsWith('// @ts-expect-error') ? [index + 2] : []));
+    expect(expected.length).toBeGreaterThanOrEqual(8);
+    writeFileSync(
+      join(project, 'schema-errors.mts'),
+      source.replaceAll('// @ts-expect-error', '// an error is expected on the next line:'),
+    );
+    const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
+    const output = await sh('node', [tsc, '-p', 'tsconfig.schema-errors.json']).then(
+      () => 'compiled without errors',
+      (error: Error) => error.message,
+    );
+    const errorLines = [...output.matchAll(/^schema-errors\.mts\((\d+),\d+\): error TS\d+/gm)].map(
+      (match) => Number(match[1]),
+    );
+    expect([...new Set(errorLines)], output).toEqual(expected);
   });
 
   test('a Vite page round-trips in Chromium, with no Node built-in or ws in its bundle', async () => {

@@ -26,12 +26,21 @@ export interface RequestOptions {
 }
 
 /** Answers one request: returns the reply (or a promise of it), throws to fail it. */
-export type RequestHandler<Context> = (payload: never, context: Context) => unknown;
+export type RequestHandler<Context extends unknown[]> = (
+  payload: never,
+  ...context: Context
+) => unknown;
 
 /** What {@link Calls} asks of the peer it runs in. */
 export interface CallHost {
-  /** Sends a numbered MESSAGE; throws as the peer's `send()` does. */
-  write(data: unknown, event: string | null, call: number, reply: ReplyKind | null): void;
+  /**
+   * Sends a request and returns its id: the request's own sequence number, unique for the
+   * session's life in that direction (across reconnects, a page reload or a move to another
+   * node), so no reply can be taken for another request's. Throws as the peer's `send()`.
+   */
+  request(data: unknown, event: string | null): number;
+  /** Sends the reply to request `call`; throws as the peer's `send()` does. */
+  reply(data: unknown, call: number, kind: ReplyKind): void;
   /** An error of the application's handler, for the peer's `'error'` event. */
   report(error: unknown): void;
 }
@@ -55,8 +64,7 @@ const describe = (event: string | null) => (event === null ? 'request' : `reques
  * sent before a connection drop is delivered once after the resume and its handler never runs
  * twice; the pending request simply waits through the reconnect.
  */
-export class Calls<Context> {
-  #nextId = 1;
+export class Calls<Context extends unknown[]> {
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<string | null, RequestHandler<Context>>();
 
@@ -85,10 +93,9 @@ export class Calls<Context> {
       );
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       // Throws (too large, queue full, closed) before anything is kept: the promise rejects.
-      this.host.write(data, event, id, null);
+      const id = this.host.request(data, event);
       const onAbort = () => this.#settle(id)?.reject(signal?.reason);
       const pending: Pending = {
         resolve,
@@ -133,7 +140,7 @@ export class Calls<Context> {
   }
 
   /** A request arrived: runs its handler and sends the reply. */
-  answer(event: string | null, call: number, data: unknown, context: Context): void {
+  answer(event: string | null, call: number, data: unknown, ...context: Context): void {
     const handler = this.#handlers.get(event);
     if (handler === undefined) {
       this.#fail(call, 'no-handler', `no handler for this ${describe(event)}`);
@@ -147,7 +154,7 @@ export class Calls<Context> {
       }
     };
     try {
-      const result = handler(data as never, context);
+      const result = handler(data as never, ...context);
       if (result instanceof Promise) {
         result.then((value) => this.#reply(call, ReplyKind.OK, value, failed), failed);
       } else this.#reply(call, ReplyKind.OK, result, failed);
@@ -162,7 +169,7 @@ export class Calls<Context> {
 
   #reply(call: number, kind: ReplyKind, data: unknown, failed: (error: unknown) => void): void {
     try {
-      this.host.write(data ?? null, null, call, kind);
+      this.host.reply(data ?? null, call, kind);
     } catch (error) {
       // The session ended meanwhile: there is no one to answer.
       if (

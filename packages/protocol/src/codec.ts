@@ -1,53 +1,21 @@
-import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 import { ProtocolError } from './errors.js';
 import {
   type ClientFrame,
   type Frame,
   FrameType,
+  type MessageFrame,
   type ReplyKind,
   type ResumeRequest,
   type ServerFrame,
 } from './frames.js';
+import { pack, unpack as unpackValue } from './msgpack.js';
 import { ProbeError } from './probe-error.js';
 import { validate, validateFromClient, validateFromServer } from './validate.js';
 
-// Plain MessagePack only: no records/structures, no structured-clone references and undefined as
-// nil, so any MessagePack decoder in any language can read every frame we write. One instance
-// does both (a Packr is an Unpackr); without records, maps decode as plain objects. Extension
-// types are refused by scanning the bytes (findExtension): msgpackr's extensions are registered
-// for the whole process, so turning them off on this instance is not possible.
-const packr = new Packr({
-  useRecords: false,
-  structuredClone: false,
-  encodeUndefinedAsNil: true,
-  int64AsType: 'number',
-});
-
-/**
- * msgpackr packs into one scratch buffer it shares and grows (to several times the largest value
- * packed so far) and returns a view into it. A frame kept for replay must not pin that buffer,
- * so each result is copied to its own exact-size buffer, and a scratch grown past this size by
- * one large value is handed back rather than kept for the life of the process.
- */
-const SCRATCH_KEEP_BYTES = 256 * 1024;
-const SCRATCH_BYTES = 8 * 1024;
-
-/** Packs a frame holding no application data. */
-function pack(value: unknown): Uint8Array {
-  // RESET_BUFFER_MODE: the next pack may write over these bytes, which are copied out first.
-  const packed = packr.pack(value, RESET_BUFFER_MODE);
-  const out = new Uint8Array(packed);
-  if (packed.buffer.byteLength > SCRATCH_KEEP_BYTES) packr.useBuffer(newScratch());
-  return out;
-}
-
-// msgpackr writes strings with Buffer#utf8Write when it runs on Node, so the scratch must be a
-// Buffer there, as the one msgpackr allocates itself would be.
-function newScratch(): Uint8Array {
-  return typeof Buffer === 'function'
-    ? Buffer.allocUnsafeSlow(SCRATCH_BYTES)
-    : new Uint8Array(SCRATCH_BYTES);
-}
+// MessagePack itself is msgpack.ts (msgpackr) in Node builds and msgpack-lean.ts in browser and
+// React Native builds; both write the same bytes and read them the same way
+// (docs/browser-codec.md). Extension types are refused here, by scanning the bytes
+// (findExtension), so both see plain data only.
 
 /**
  * Packs a frame holding application data, which must be plain data (see {@link findExtension}).
@@ -256,8 +224,9 @@ function writeUint(out: Uint8Array, at: number, n: number): void {
  * 0xc1, a byte MessagePack never uses (msgpackr returns a marker object for it). It reads only
  * headers and skips payloads, so it costs one pass over the bytes with no recursion however
  * deep the nesting. It stops at the end of `bytes`: a truncated value is the decoder's to report.
+ * Exported for msgpack-lean.test.ts (not part of the package's API: index.ts leaves it out).
  */
-function findExtension(bytes: Uint8Array): number {
+export function findExtension(bytes: Uint8Array): number {
   const end = bytes.length;
   let at = 0;
   // Values still to read: an array adds its length, a map twice its size.
@@ -363,16 +332,7 @@ function unpack(data: WireData, maxBytes = Number.POSITIVE_INFINITY): unknown[] 
       ? new ProtocolError('malformed', 'frame is not valid MessagePack (byte 0xc1)')
       : new ProtocolError('unsupported-type', `frame holds ${describeExtension(bytes, at)}`);
   }
-  try {
-    return packr.unpack(bytes);
-  } catch (cause) {
-    const trailing = cause instanceof Error && cause.message.includes('end of buffer not reached');
-    throw new ProtocolError(
-      trailing ? 'trailing-bytes' : 'malformed',
-      trailing ? 'frame has bytes after its MessagePack value' : 'frame is not valid MessagePack',
-      { cause },
-    );
-  }
+  return unpackValue(bytes) as unknown[];
 }
 
 /**
@@ -408,6 +368,17 @@ export function decodeFromClient(data: WireData, maxBytes?: number): ClientFrame
  * any other frame. Not validated: use it on frames from {@link encodeMessage} only.
  */
 export function decodeMessageData(frame: Uint8Array): unknown {
+  return decodeOwnMessage(frame)?.data;
+}
+
+/**
+ * A MESSAGE this side encoded, with its event name, request id and reply kind (for reporting
+ * undelivered messages); undefined for any other frame. Not validated: use it on frames from
+ * {@link encodeMessage} only.
+ */
+export function decodeOwnMessage(frame: Uint8Array): MessageFrame | undefined {
   const value = unpack(frame);
-  return value[0] === FrameType.MESSAGE ? value[2] : undefined;
+  if (value[0] !== FrameType.MESSAGE) return undefined;
+  const [, seq, data, event = null, call = null, reply = null] = value;
+  return { type: FrameType.MESSAGE, seq, data, event, call, reply } as MessageFrame;
 }

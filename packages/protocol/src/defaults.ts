@@ -10,7 +10,11 @@ const ACK_DELAY_MS = 20;
 const WATCHDOG_SLACK_MS = 50;
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** Defaults shared by server and client. Each can be overridden by an option of the same name. */
+/**
+ * Defaults shared by server and client. Each can be overridden by an option of the same name,
+ * on the server and (where `CLIENT_DEFAULTS` has it) on the client, except `ackEveryMessages`
+ * (fixed) and `watchdogSlackMs` (client only).
+ */
 export const DEFAULTS = {
   /**
    * How often the server probes each connection. With the timeout below a dead or half-open

@@ -17,6 +17,7 @@ export {
   decodeFromClient,
   decodeFromServer,
   decodeMessageData,
+  decodeOwnMessage,
   type EncodedPayload,
   encode,
   encodeAck,

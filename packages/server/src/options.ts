@@ -83,6 +83,12 @@ export interface ProbeServerOptions<Data = unknown> {
    */
   ackDelayMs?: number;
   /**
+   * How long `session.request()` and `session.emitWithAck()` wait for the client's reply
+   * unless their own `timeoutMs` says otherwise, in ms.
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
+  /**
    * Resumes one session may make per minute; more are refused with 1013 (retryable), since
    * each can make the server replay up to `maxBufferedBytes`.
    * @default 30
@@ -179,6 +185,7 @@ export type ResolvedServerOptions<Data> = Required<
     | 'maxBufferedBytes'
     | 'highWaterMarkBytes'
     | 'ackDelayMs'
+    | 'requestTimeoutMs'
     | 'maxResumesPerMinute'
     | 'maxSessions'
     | 'maxConnectionsPerAddress'
@@ -214,6 +221,7 @@ const NUMERIC = [
   'maxBufferedBytes',
   'highWaterMarkBytes',
   'ackDelayMs',
+  'requestTimeoutMs',
 ] as const;
 
 const UNBOUNDED = [

@@ -12,9 +12,10 @@ import {
 } from '@probe/protocol';
 import type { AckBatcher } from './ack-batcher.js';
 import type { Connection, ConnectionPeer } from './connection.js';
-import type { CloseReason, ResumeInfo, SuspendReason } from './events.js';
+import type { CloseReason, SuspendReason } from './events.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { Timed, TimerWheel } from './scheduler.js';
+import type { Session } from './session.js';
 import { type RoomEntry, type SessionRecord, type SessionStore, StoreError } from './store.js';
 
 /** What a session core needs from the node that serves it. */
@@ -33,13 +34,13 @@ export interface CoreHost {
 }
 
 /** How the core talks to the application: the public {@link Session} façade. */
+/** Where a core reports what happens to it: one object for every core of a node. */
 export interface CoreEvents {
   /** A MESSAGE from the client (plain, a named event, a request or a reply). */
-  message(frame: MessageFrame, redelivered: boolean): void;
-  suspend(reason: SuspendReason): void;
-  resume(info: ResumeInfo): void;
-  drain(): void;
-  close(reason: CloseReason): void;
+  message(core: SessionCore, frame: MessageFrame, redelivered: boolean): void;
+  suspend(core: SessionCore, reason: SuspendReason): void;
+  drain(core: SessionCore): void;
+  close(core: SessionCore, reason: CloseReason): void;
 }
 
 export type CoreState = 'open' | 'suspended' | 'closed';
@@ -75,12 +76,14 @@ export class SessionCore implements ConnectionPeer, Timed {
   state: CoreState = 'open';
   connection: Connection | null = null;
   rttMs: number | null = null;
+  /** The application's view of this session (set by the registry right after it is built). */
+  facade!: Session;
   readonly delivery: Delivery;
   /** Client messages up to this sequence number may have reached the application elsewhere. */
   redeliverUpTo = 0;
-  /** Resumes allowed per window: a resume can make the server replay megabytes. */
-  readonly resumes: WindowCounter;
-  private readonly resyncs = new WindowCounter(MAX_RESYNCS_PER_MINUTE, 60_000);
+  /** Resumes and resyncs per minute, made on first use: most sessions have neither. */
+  #resumes: WindowCounter | null = null;
+  #resyncs: WindowCounter | null = null;
   /** Shared store: highest outbound sequence number stored (and so writable to the socket). */
   private storedSeq = 0;
   /** Shared store: highest inbound position acknowledged to the client on this connection. */
@@ -104,7 +107,7 @@ export class SessionCore implements ConnectionPeer, Timed {
 
   constructor(
     readonly record: SessionRecord,
-    private readonly host: CoreHost,
+    readonly host: CoreHost,
     readonly events: CoreEvents,
   ) {
     const { maxBufferedMessages, maxBufferedBytes, highWaterMarkBytes } = host.options;
@@ -113,11 +116,16 @@ export class SessionCore implements ConnectionPeer, Timed {
       maxBytes: maxBufferedBytes,
       highWaterMarkBytes,
     });
-    this.resumes = new WindowCounter(host.options.maxResumesPerMinute, 60_000);
   }
 
   get id(): string {
     return this.record.id;
+  }
+
+  /** Resumes allowed per minute: a resume can make the server replay megabytes. */
+  get resumes(): WindowCounter {
+    this.#resumes ??= new WindowCounter(this.host.options.maxResumesPerMinute, 60_000);
+    return this.#resumes;
   }
 
   /** Restores the server→client frames a shared store holds, and both positions. */
@@ -219,7 +227,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     if (this.releasing) return;
     if (frame.seq === 0) {
       // Volatile: delivered as it comes, outside the sequence, never acknowledged.
-      this.events.message(frame, false);
+      this.events.message(this, frame, false);
       return;
     }
     if (!this.delivery.receive(frame.seq)) return;
@@ -248,7 +256,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.emittedSeq = seq;
     if (this.delivery.inbound.ackDue) this.flushAck();
     else this.host.acks.add(this);
-    this.events.message(frame, seq <= this.redeliverUpTo);
+    this.events.message(this, frame, seq <= this.redeliverUpTo);
   }
 
   /**
@@ -288,7 +296,7 @@ export class SessionCore implements ConnectionPeer, Timed {
   }
 
   acknowledge(seq: number): void {
-    if (this.delivery.acknowledge(seq)) this.events.drain();
+    if (this.delivery.acknowledge(seq)) this.events.drain(this);
     if (this.host.store !== null) this.host.acks.add(this);
   }
 
@@ -393,8 +401,9 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.connection = null;
     const resync = closeCode === CloseCode.RESYNC;
     // A gap is healed by a resume, but a peer that keeps causing them is cut off.
+    if (resync) this.#resyncs ??= new WindowCounter(MAX_RESYNCS_PER_MINUTE, 60_000);
     const final = resync
-      ? !this.resyncs.hit(this.host.now())
+      ? !this.#resyncs!.hit(this.host.now())
       : closeCode !== undefined && !isRetryableClose(closeCode);
     if (final) this.end('protocol-error');
     else this.suspend(resync ? 'resync' : reason);
@@ -426,7 +435,7 @@ export class SessionCore implements ConnectionPeer, Timed {
         (error: unknown) => this.storeFailed(error),
       );
     }
-    this.events.suspend(reason);
+    this.events.suspend(this, reason);
   }
 
   onWheelTimer(): void {
@@ -496,7 +505,7 @@ export class SessionCore implements ConnectionPeer, Timed {
     this.durableWaiters = [];
     for (const waiter of waiters) waiter.reject(new StoreError('fenced', `session ${reason}`));
     // Listeners still see the session as it was (its rooms, its data) when 'close' fires.
-    this.events.close(reason);
+    this.events.close(this, reason);
     this.host.left(this, reason);
   }
 }

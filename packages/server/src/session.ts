@@ -1,7 +1,6 @@
 import {
   Calls,
   checkEventName,
-  DEFAULTS,
   type EventArgs,
   type EventMap,
   encodePayload,
@@ -51,22 +50,23 @@ export interface SendOptions {
 export type SessionRequestHandler<Ses, P = never, R = unknown> = (
   payload: P,
   session: Ses,
+  /** As with `'message'`: `redelivered` says another node may have run it already. */
+  info: MessageInfo,
 ) => R | Promise<R>;
 
 // The base class with `emit` left out: a session's `emit` sends a named event to its client
 // (as Socket.IO's does); its own events go through emitGuarded.
 const Emitter = EventEmitter as unknown as new <E extends EventMap<E>>() => Listeners<E>;
 
-/** What the server's modules hand a session as messages arrive and when it ends. */
-interface Hooks {
-  deliver(frame: MessageFrame, info: MessageInfo): void;
-  closed(): void;
-}
-const hooks = new WeakMap<Session, Hooks>();
+// The server's own ways into a session, set by the class's static block (they reach its
+// #private members; no per-session object or map entry is needed for them).
+let deliver: (session: Session, frame: MessageFrame, info: MessageInfo) => void;
+let closed: (session: Session) => void;
+let coreOfSession: (session: Session) => SessionCore | undefined;
 
 /** Hands a client message to the session's application (the server's own modules only). */
 export function deliverTo(session: Session, frame: MessageFrame, info: MessageInfo): void {
-  hooks.get(session)?.deliver(frame, info);
+  deliver(session, frame, info);
 }
 
 /** Emits one of a session's own events to its listeners, guarded (see emitGuarded). */
@@ -82,7 +82,7 @@ export function emitSessionEvent<E extends keyof SessionEvents<unknown>>(
 
 /** Rejects the session's pending requests: it ended or left this node. */
 export function closedSession(session: Session): void {
-  hooks.get(session)?.closed();
+  closed(session);
 }
 
 /** What the façade asks of the server for rooms. */
@@ -90,8 +90,6 @@ export interface RoomHost {
   join(core: SessionCore, room: string): Promise<void>;
   leave(core: SessionCore, room: string): void;
 }
-
-const cores = new WeakMap<Session, SessionCore>();
 
 declare const opaque: unique symbol;
 /** What the server hands a new {@link Session}; applications never build one. */
@@ -112,7 +110,7 @@ export function createSession(init: Init): Session {
 
 /** The core behind a session (for the server's own modules; not part of the public API). */
 export function coreOf(session: Session): SessionCore | undefined {
-  return cores.get(session);
+  return coreOfSession(session);
 }
 
 /**
@@ -133,7 +131,8 @@ export class Session<
   readonly #core: SessionCore;
   readonly #rooms: RoomHost;
   readonly #report: ErrorSink;
-  readonly #calls: Calls<Session<Data, In, Out, S>>;
+  /** Requests either way; made on first use, so a session that never asks costs nothing. */
+  #calls: Calls<[Session<Data, In, Out, S>, MessageInfo]> | null = null;
   /** The client's address when the session opened on this node. */
   readonly remoteAddress: string | undefined;
   /** Request headers the server's `keepHeaders` option chose to keep. */
@@ -145,24 +144,39 @@ export class Session<
     this.#core = core;
     this.#rooms = rooms;
     this.#report = report;
-    this.#calls = new Calls(
-      {
-        write: (data, event, call, reply) => {
-          this.#assertOpen();
-          this.#core.send(data, event, call, reply);
-        },
-        report,
-      },
-      DEFAULTS.requestTimeoutMs,
-    );
-    hooks.set(this as unknown as Session, {
-      deliver: (frame, info) => this.#deliver(frame, info),
-      closed: () =>
-        this.#calls.rejectAll(new ProbeError('session-closed', `session ${this.id} is closed`)),
-    });
     this.remoteAddress = address;
     this.headers = headers;
-    cores.set(this, core);
+  }
+
+  static {
+    deliver = (session, frame, info) => session.#deliver(frame, info);
+    closed = (session) =>
+      session.#calls?.rejectAll(
+        new ProbeError('session-closed', `session ${session.id} is closed`),
+      );
+    coreOfSession = (session) => (#core in session ? session.#core : undefined);
+  }
+
+  #callsOf(): Calls<[Session<Data, In, Out, S>, MessageInfo]> {
+    if (this.#calls !== null) return this.#calls;
+    const core = this.#core;
+    this.#calls = new Calls(
+      {
+        request: (data, event) => {
+          this.#assertOpen();
+          const seq = core.delivery.nextSeq;
+          core.send(data, event, seq, null);
+          return seq;
+        },
+        reply: (data, call, kind) => {
+          this.#assertOpen();
+          core.send(data, null, call, kind);
+        },
+        report: this.#report,
+      },
+      core.host.options.requestTimeoutMs,
+    );
+    return this.#calls;
   }
 
   /** Unguessable id. */
@@ -199,7 +213,6 @@ export class Session<
    * Sends a message: delivered exactly once and in order, even across reconnects. While the
    * session is suspended it is buffered and replayed on resume. With a shared store it reaches
    * the client once stored; {@link durable} tells when.
-   * @returns false when unacknowledged data passed `highWaterMarkBytes`: wait for `'drain'`.
    *
    * With `{ volatile: true }` it is sent at most once, only if the client is connected now:
    * not buffered, not stored, not replayed, not counted against the buffer limits.
@@ -233,7 +246,7 @@ export class Session<
    * node is dropped there), or as `send()` throws.
    */
   request(data: Out, options?: RequestOptions): Promise<unknown> {
-    return this.#calls.request(null, data, options);
+    return this.#callsOf().request(null, data, options);
   }
 
   /** As {@link request}, for the named request `event` (answered by `client.handle(event, …)`). */
@@ -242,7 +255,7 @@ export class Session<
     payload: RequestPayload<S['serverRequests'], K>,
     options?: RequestOptions,
   ): Promise<RequestReply<S['serverRequests'], K>> {
-    return this.#calls.request(checkEventName(event), payload, options) as Promise<
+    return this.#callsOf().request(checkEventName(event), payload, options) as Promise<
       RequestReply<S['serverRequests'], K>
     >;
   }
@@ -269,7 +282,7 @@ export class Session<
     event: string | SessionRequestHandler<this> | null,
     handler?: SessionRequestHandler<this> | null,
   ): this {
-    const calls = this.#calls as Calls<this>;
+    const calls = this.#callsOf() as unknown as Calls<[this, MessageInfo]>;
     if (typeof event === 'string') calls.handle(checkEventName(event), handler ?? null);
     else calls.handle(null, event);
     return this;
@@ -287,8 +300,8 @@ export class Session<
       // Its own events and the client's named events, through EventEmitter's own emit.
       const emitter = this as unknown as EventEmitter;
       emitGuarded(emitter, this.#report, event ?? 'message', data, info);
-    } else if (frame.reply != null) this.#calls.replied(call, frame.reply, data);
-    else this.#calls.answer(event, call, data, this);
+    } else if (frame.reply != null) this.#calls?.replied(call, frame.reply, data);
+    else this.#callsOf().answer(event, call, data, this, info);
   }
 
   /**

@@ -23,7 +23,7 @@ import {
   emitSessionEvent,
   type Session,
 } from './session.js';
-import { CLOSE_CODES, type CoreHost, SessionCore } from './session-core.js';
+import { CLOSE_CODES, type CoreEvents, type CoreHost, SessionCore } from './session-core.js';
 import { type LoadedSession, type SessionRecord, type SessionStore, StoreError } from './store.js';
 import { hashToken, randomToken, tokenMatches } from './tokens.js';
 
@@ -66,7 +66,6 @@ export class SessionRegistry implements CoreHost {
   readonly memberships: Memberships;
   /** New sessions being stored, counted against maxSessions until they are local. */
   private opening = 0;
-  private readonly facades = new WeakMap<SessionCore, Session>();
   private readonly ended = new EndedSessions();
   constructor(private readonly host: RegistryHost) {
     this.memberships = new Memberships(this);
@@ -93,7 +92,7 @@ export class SessionRegistry implements CoreHost {
   }
 
   facade(core: SessionCore): Session | undefined {
-    return this.facades.get(core);
+    return core.facade;
   }
 
   connectionError(connection: Connection, code: string, closeCode: number, message: string): void {
@@ -108,7 +107,7 @@ export class SessionRegistry implements CoreHost {
     if (this.local.get(core.id) === core) this.local.delete(core.id);
     this.memberships.forget(core);
     if (this.store === null) this.ended.add(core.id, CLOSE_CODES[reason]);
-    this.facades.get(core)?.removeAllListeners();
+    core.facade.removeAllListeners();
   }
 
   /** Opens a new session for `data` on `connection`. */
@@ -157,7 +156,7 @@ export class SessionRegistry implements CoreHost {
     if (store !== null) core.checkedLease = store.lease();
     if (!this.welcome(connection, core, token, false)) return;
     core.attach(connection, null);
-    this.host.opened(this.facades.get(core)!, { moved: false });
+    this.host.opened(core.facade, { moved: false });
   }
 
   /** Resumes the session `request` names on `connection`, taking it over if need be. */
@@ -272,15 +271,15 @@ export class SessionRegistry implements CoreHost {
     const replayed = core.attach(connection, request.lastSeq);
     if (!local) {
       this.memberships.arrived(core);
-      this.host.opened(this.facades.get(core)!, { moved: true });
+      this.host.opened(core.facade, { moved: true });
     }
-    const facade = this.facades.get(core)!;
+    const { facade } = core;
     const info: ResumeInfo = {
       replayedToClient: replayed,
       replayedFromClient: request.sentSeq - core.delivery.inbound.lastSeq,
     };
     this.host.observer?.resumed(facade, info);
-    emitSessionEvent(facade, (e) => this.reportError(e), 'resume', info);
+    emitSessionEvent(facade, this.report, 'resume', info);
     return 'done';
   }
 
@@ -362,34 +361,34 @@ export class SessionRegistry implements CoreHost {
     return core;
   }
 
+  /** Reports an application handler's error (one function for every session). */
+  private readonly report = (error: unknown): void => this.reportError(error);
+
+  /** What every core of this node reports to: one object, so a session costs no closures. */
+  private readonly coreEvents: CoreEvents = {
+    message: (core, frame, redelivered) =>
+      deliverTo(core.facade, frame, { seq: frame.seq, redelivered }),
+    suspend: (core, reason) => {
+      this.host.observer?.suspended(core.facade, reason);
+      emitSessionEvent(core.facade, this.report, 'suspend', reason);
+    },
+    drain: (core) => emitSessionEvent(core.facade, this.report, 'drain'),
+    close: (core, reason) => {
+      closedSession(core.facade);
+      this.host.observer?.closed(core.facade, reason);
+      emitSessionEvent(core.facade, this.report, 'close', reason);
+    },
+  };
+
   private adopt(record: SessionRecord, connection: Connection): SessionCore {
-    let facade: Session | undefined;
-    const report = (error: unknown) => this.reportError(error);
-    const core = new SessionCore(record, this, {
-      message: (frame, redelivered) => deliverTo(facade!, frame, { seq: frame.seq, redelivered }),
-      suspend: (reason) => {
-        this.host.observer?.suspended(facade!, reason);
-        emitSessionEvent(facade!, report, 'suspend', reason);
-      },
-      resume: (info) => {
-        this.host.observer?.resumed(facade!, info);
-        emitSessionEvent(facade!, report, 'resume', info);
-      },
-      drain: () => emitSessionEvent(facade!, report, 'drain'),
-      close: (reason) => {
-        closedSession(facade!);
-        this.host.observer?.closed(facade!, reason);
-        emitSessionEvent(facade!, report, 'close', reason);
-      },
-    });
-    facade = createSession({
+    const core = new SessionCore(record, this, this.coreEvents);
+    core.facade = createSession({
       core,
       rooms: this.memberships,
-      report,
+      report: this.report,
       address: connection.remoteAddress,
       headers: keptHeaders(connection.request, this.options.keepHeaders),
     });
-    this.facades.set(core, facade);
     return core;
   }
 
@@ -467,12 +466,15 @@ function refuse(
   connection.closeWith(closeCode, message);
 }
 
+/** What a session keeps of its request headers when `keepHeaders` names none: shared. */
+const NO_HEADERS: Readonly<Record<string, string | string[] | undefined>> = Object.freeze({});
+
 function keptHeaders(
   request: IncomingMessage | undefined,
   names: readonly string[],
-): Record<string, string | string[] | undefined> {
+): Readonly<Record<string, string | string[] | undefined>> {
+  if (!request || names.length === 0) return NO_HEADERS;
   const kept: Record<string, string | string[] | undefined> = {};
-  if (!request) return kept;
   for (const name of names) kept[name] = request.headers[name.toLowerCase()];
   return kept;
 }

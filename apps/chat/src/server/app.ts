@@ -2,14 +2,15 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { ProbeServer } from '@probe/server';
-import type { ServerMessage } from '../shared/messages.js';
+import { type Logger, ProbeServer } from '@probe/server';
+import type { ChatSchema } from '../shared/schema.js';
 import { authenticateChat, type ChatUser } from './auth.js';
 import { Chat, type ChatOptions, type ChatProbeServer } from './chat.js';
 import type { ChatRedis } from './chat-redis.js';
 import { checkRateLimit } from './rate-limit.js';
 import { SharedChat } from './shared-chat.js';
 import { serveStatic } from './static.js';
+import { consoleLogger, prometheusMetrics } from './telemetry.js';
 
 /** WebSocket path of the Probe server; the web client connects to it on its own origin. */
 export const PROBE_PATH = '/probe';
@@ -60,6 +61,16 @@ export interface ChatServerOptions extends ChatOptions {
    * should exit and be started again). Without it the request is refused.
    */
   onRestartRequest?: (() => void) | undefined;
+  /**
+   * Where Probe (and the chat) log, pino-compatible: `pino()` fits.
+   * @default warnings and errors on the console
+   */
+  logger?: Logger | undefined;
+  /**
+   * Serve Probe's metrics at `GET /metrics` in the Prometheus text format.
+   * @default true
+   */
+  metrics?: boolean | undefined;
 }
 
 export interface ChatServer<C extends Chat | SharedChat = Chat> {
@@ -97,6 +108,7 @@ export async function startChatServer(
   if (options.rateLimit) checkRateLimit(options.rateLimit);
   const webRoot = options.webRoot === undefined ? undefined : resolve(options.webRoot);
   const cluster = { ...DEMO_CLUSTER, ...options.cluster };
+  const logger = options.logger ?? consoleLogger({ level: 'warn' });
   let store: import('@probe/redis').RedisSessionStore | undefined;
   let redis: ChatRedis | undefined;
   if (redisUrl !== undefined) {
@@ -105,11 +117,12 @@ export async function startChatServer(
       import('@probe/redis'),
       import('./chat-redis.js'),
     ]);
-    store = new RedisSessionStore({ url: redisUrl, heartbeatMs: cluster.heartbeatMs });
+    store = new RedisSessionStore({ url: redisUrl, heartbeatMs: cluster.heartbeatMs, logger });
     redis = new ChatRedis(redisUrl);
   }
+  const metrics = options.metrics === false ? null : prometheusMetrics();
   const http = createServer();
-  const probe: ChatProbeServer = new ProbeServer<ChatUser, unknown, ServerMessage>({
+  const probe: ChatProbeServer = new ProbeServer<ChatUser, unknown, unknown, ChatSchema>({
     ...DEMO_PROBE,
     ...options.probe,
     ...(store
@@ -118,19 +131,15 @@ export async function startChatServer(
     server: http,
     path: PROBE_PATH,
     authenticate: authenticateChat,
+    // Refused connections (at info: in the cluster demo a refused resume, while the session
+    // is still moving, is worth seeing), sessions (debug), and handler errors: no 'error'
+    // listener here, so Probe logs them at error.
+    logger,
+    ...(metrics ? { meterProvider: metrics.meterProvider } : {}),
   });
-  probe.on('error', (error) => console.error('[chat] handler error:', error));
   const node = store
     ? { name: options.nodeName ?? probe.nodeId.slice(0, 6), id: probe.nodeId }
     : null;
-  if (node) {
-    // In the cluster demo a refused resume (the session is still moving) is worth seeing.
-    probe.on('connection-error', ({ code, closeCode, message }) =>
-      console.log(
-        `[chat] node ${node.name}: connection refused (${closeCode} ${code}): ${message}`,
-      ),
-    );
-  }
   const chat =
     redis && node
       ? new SharedChat(probe, redis, {
@@ -141,8 +150,9 @@ export async function startChatServer(
         })
       : new Chat(probe, options);
 
-  async function stopCluster(): Promise<void> {
-    await Promise.allSettled([store?.close(), redis?.close()]);
+  /** What lives beside the HTTP server: the Redis connections and the metrics. */
+  async function stopOutside(): Promise<void> {
+    await Promise.allSettled([store?.close(), redis?.close(), metrics?.shutdown()]);
   }
   if (store && redis) {
     try {
@@ -150,7 +160,7 @@ export async function startChatServer(
     } catch (error) {
       chat.stop();
       await probe.close().catch(() => {});
-      await stopCluster();
+      await stopOutside();
       throw new Error(`cannot reach Redis at ${redisUrl}: ${String(error)}`);
     }
   }
@@ -179,6 +189,10 @@ export async function startChatServer(
       });
       return;
     }
+    if (path === '/metrics' && metrics && request.method === 'GET') {
+      metrics.handle(request, response);
+      return;
+    }
     if (path === '/healthz') {
       json(response, 200, { ok: true });
       return;
@@ -201,7 +215,7 @@ export async function startChatServer(
   }).catch(async (error: unknown) => {
     chat.stop();
     await probe.close().catch(() => {});
-    await stopCluster();
+    await stopOutside();
     throw error;
   });
   const address = http.address() as AddressInfo;
@@ -221,7 +235,7 @@ export async function startChatServer(
       await probe.close();
       // Sessions that ended meanwhile (their clients closed) leave their rooms before Redis goes.
       if (chat instanceof SharedChat) await chat.idle();
-      await stopCluster();
+      await stopOutside();
       http.closeAllConnections();
       await new Promise<void>((done) => http.close(() => done()));
     },

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { isAuthorKey } from '../shared/messages.js';
 import { cleanNick } from '../shared/names.js';
+import { isAuthorKey } from '../shared/validate.js';
 
 /** What `authenticate` gives each session: the member's public identity. */
 export interface ChatUser {

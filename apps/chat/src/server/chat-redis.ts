@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { ChatMessage, Member, MemberStatus, RoomName } from '../shared/messages.js';
+import type { ChatMessage, Member, MemberStatus, RoomName } from '../shared/schema.js';
 
 /**
  * The chat's own data in Redis, shared by every node of a cluster (sessions themselves are

@@ -1,4 +1,4 @@
-import type { ChatMessage, RoomName } from '../shared/messages.js';
+import type { ChatMessage, RoomName } from '../shared/schema.js';
 
 /**
  * One room's recent messages, oldest first, at most `limit` of them. Sequence numbers keep

@@ -3,10 +3,12 @@
 // With REDIS_URL it runs as one node of a cluster (`npm run demo:cluster` starts two of them
 // behind a balancer): sessions, history and presence are shared through that Redis, and
 // CHAT_NODE_NAME names the node on the page. CHAT_WEB_ROOT serves the web client from another
-// folder than the dist/web beside this file.
+// folder than the dist/web beside this file. LOG_LEVEL (debug, info, warn, error, silent; default
+// info) sets what is logged; Probe's metrics are served at /metrics in the Prometheus format.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startChatServer } from './app.js';
+import { consoleLogger, isLogLevel } from './telemetry.js';
 
 const port = Number(process.env.PORT ?? 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -14,6 +16,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 const host = process.env.HOST ?? '127.0.0.1';
+const level = process.env.LOG_LEVEL || 'info';
+if (!isLogLevel(level)) {
+  console.error(`LOG_LEVEL must be debug, info, warn, error or silent, got '${level}'`);
+  process.exit(2);
+}
+const nodeName = process.env.CHAT_NODE_NAME || undefined;
 const redisUrl = process.env.REDIS_URL || undefined;
 // This file runs as dist/server/index.js; the web build sits beside it in dist/web.
 const webRoot = process.env.CHAT_WEB_ROOT
@@ -39,7 +47,8 @@ const server = await startChatServer({
   host,
   webRoot,
   redisUrl,
-  nodeName: process.env.CHAT_NODE_NAME || undefined,
+  nodeName,
+  logger: consoleLogger({ level, name: nodeName ? `chat node ${nodeName}` : 'chat' }),
   onRestartRequest: redisUrl
     ? () => stop('Restart requested from the page: handing the sessions over, then exiting.')
     : undefined,
@@ -55,6 +64,7 @@ if (server.node) {
   );
 } else {
   console.log(`Probe chat is running at ${server.url}`);
+  console.log(`Metrics (Prometheus): ${server.url}metrics`);
   console.log('Open it in two windows, pick nicknames, then press "Cut" in one of them.');
 }
 

@@ -45,6 +45,7 @@ export function cleanNick(value: unknown): string {
 /** What an untrusted value is, briefly, for an error message (never the value itself). */
 export function kindOf(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `a string of ${value.length} characters`;
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;

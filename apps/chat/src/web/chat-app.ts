@@ -1,23 +1,31 @@
-import { type ClientState, ProbeClient, ProbeError } from '@probe/client';
+import { type ClientState, ProbeClient, ProbeError, RequestError } from '@probe/client';
 import {
   type ChatAuth,
   type ChatMessage,
-  type ClientMessage,
+  type ChatSchema,
+  type Joined,
   type Member,
-  type NodeMessage,
+  type Rejected,
+  type Resumed,
   ROOMS,
   type RoomName,
   type RoomSummary,
-  type ServerMessage,
-} from '../shared/messages.js';
+  type TypingNotice,
+} from '../shared/schema.js';
+import { parsePost } from '../shared/validate.js';
 import { CutLink } from './cut-link.js';
+import { NodeBadge } from './node-badge.js';
 import { randomId } from './random-id.js';
+import { authorKey, dropRecovery, saveRecovery } from './tab-state.js';
 import { type PendingMessage, Timeline } from './timeline.js';
+import { TYPING_EVERY_MS, TypingIndicator } from './typing.js';
 import { byId, logLine, messageEl, pendingEl, renderMembers, renderRooms } from './view.js';
+
+export type ChatClient = ProbeClient<unknown, unknown, ChatSchema>;
 
 /** What the page exposes on `window.probeChat`, for people poking around and for the e2e test. */
 export interface ChatDebug {
-  readonly client: ProbeClient<ServerMessage, ClientMessage>;
+  readonly client: ChatClient;
   readonly link: CutLink;
   /** Every badge state, in order, starting with the first. */
   readonly badgeLog: ClientState[];
@@ -26,9 +34,17 @@ export interface ChatDebug {
     /** From the client's `resume` event. */
     replayedToServer: number;
     replayedFromServer: number;
-    /** From the server's session `resume` event, forwarded in a `resumed` message. */
+    /** From the server's session `resume` event, forwarded in a `resumed` event. */
     replayedToClient: number | null;
   }[];
+  /**
+   * This page took the previous page's session up again (reload recovery): null while it is
+   * not known yet (or the page started without a key), true once resumed, false when the
+   * session could not be resumed and a new one was opened.
+   */
+  recovered: boolean | null;
+  /** Every `typing` event received, in order. */
+  readonly typing: TypingNotice[];
   /** Cluster demo: every node that served this tab, as announced (on open and each resume). */
   readonly nodes: { name: string; id: string }[];
   /** Cluster demo: every time the session moved to another node, by node name. */
@@ -46,30 +62,42 @@ declare global {
  * stay within 2 s so the session comes back soon after the cut ends.
  */
 const RECONNECT = { initialDelayMs: 250, maxDelayMs: 2000, connectTimeoutMs: 3000 };
+/** A join waits through reconnects; past this it is asked again. */
+const JOIN_TIMEOUT_MS = 30_000;
+
+export interface ChatAppOptions {
+  url: string;
+  nick: string;
+  room: RoomName;
+  /** `recoveryKey()` of this tab's previous page: take its session up again. */
+  recover?: string | null;
+}
 
 export class ChatApp {
   readonly link = new CutLink(WebSocket);
-  readonly client: ProbeClient<ServerMessage, ClientMessage>;
+  readonly client: ChatClient;
+  private readonly nick: string;
+  private room: RoomName;
   private readonly timelines = new Map<RoomName, Timeline>();
   private readonly members = new Map<string, Member>();
   private rooms: RoomSummary[] = ROOMS.map((name) => ({ name, members: 0 }));
   private selfId: string | null = null;
-  private hadSession = false;
+  /** Built with the previous page's recovery key. */
+  private readonly recovering: boolean;
+  /** A session was open before (or recovered): a new one means joining again. */
+  private hadSession: boolean;
   private offlineSince: number | null = null;
   private readonly seqEls = new Map<number, HTMLElement>();
   private readonly pendingEls = new Map<string, HTMLElement>();
   private readonly debug: ChatDebug;
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Cluster demo: the node that served the current session last; null for a new session. */
-  private sessionNode: NodeMessage | null = null;
-  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastTypingSent = 0;
 
   private readonly ui = {
     badge: byId('badge'),
+    recovered: byId('recovered'),
     rtt: byId('rtt'),
     queue: byId('queue'),
-    node: byId('node'),
-    restartNode: byId<HTMLButtonElement>('restart-node'),
     cut: byId<HTMLButtonElement>('cut'),
     cutSeconds: byId<HTMLSelectElement>('cut-seconds'),
     roomTitle: byId('room-title'),
@@ -80,38 +108,75 @@ export class ChatApp {
     serverStats: byId('server-stats'),
     notice: byId('notice'),
     messages: byId('messages'),
+    typing: byId('typing'),
     composer: byId<HTMLFormElement>('composer'),
     text: byId<HTMLInputElement>('text'),
   };
+  private readonly typing = new TypingIndicator(this.ui.typing);
+  private readonly node: NodeBadge;
 
-  constructor(
-    url: string,
-    private readonly nick: string,
-    private room: RoomName,
-  ) {
+  constructor({ url, nick, room, recover = null }: ChatAppOptions) {
+    this.nick = nick;
+    this.room = room;
     for (const name of ROOMS) this.timelines.set(name, new Timeline(name));
-    this.client = new ProbeClient<ServerMessage, ClientMessage>(url, {
-      // The key stays in this tab: it lets the server recognise our re-sends after a lost
-      // session, and only ours.
-      auth: { nick, key: randomId() } satisfies ChatAuth,
-      WebSocket: this.link.WebSocket,
-      reconnect: RECONNECT,
-    });
+    this.client = this.createClient(url, recover);
+    // A client built from a recovery key has its session before it connects.
+    this.recovering = this.client.sessionId !== null;
+    this.hadSession = this.recovering;
     this.debug = {
       client: this.client,
       link: this.link,
       badgeLog: [this.client.state],
       resumes: [],
+      recovered: null,
+      typing: [],
       nodes: [],
       moves: [],
     };
     window.probeChat = this.debug;
+    this.node = new NodeBadge({
+      badge: byId('node'),
+      restartButton: byId<HTMLButtonElement>('restart-node'),
+      log: this.ui.log,
+      nodes: this.debug.nodes,
+      moves: this.debug.moves,
+      restart: () => this.client.emitWithAck('restart-node', null),
+      moved: (text) => {
+        const { notice } = this.ui;
+        if (!notice.hidden && notice.dataset.kind === 'info') this.appendNotice(` ${text}`);
+        else this.notice(text);
+      },
+      failed: (text) => this.notice(text, 'warn'),
+    });
     this.setBadge(this.client.state);
     this.wireClient();
+    this.wireServerEvents();
     this.wireControls();
-    this.client.send({ type: 'join', room });
+    this.wirePageLifecycle();
+    // Queued behind what a recovered session still has to send: the reply's history then
+    // holds those posts too.
+    this.join(room);
     this.showRoom();
     setInterval(() => this.showQueue(), 500);
+  }
+
+  private createClient(url: string, recover: string | null): ChatClient {
+    const options = {
+      // The key stays in this tab: it lets the server recognise our re-sends after a lost
+      // session, and only ours.
+      auth: { nick: this.nick, key: authorKey() } satisfies ChatAuth,
+      WebSocket: this.link.WebSocket,
+      reconnect: RECONNECT,
+    };
+    if (recover !== null) {
+      try {
+        return new ProbeClient<unknown, unknown, ChatSchema>(url, { ...options, recover });
+      } catch (error) {
+        // Not a key of this client version: start afresh.
+        console.warn('[chat] recovery key refused:', error);
+      }
+    }
+    return new ProbeClient<unknown, unknown, ChatSchema>(url, options);
   }
 
   private wireClient(): void {
@@ -128,10 +193,10 @@ export class ChatApp {
       const why = reason ? `${code} ${reason}` : String(code);
       logLine(this.ui.log, `lost (${why}); retry #${attempt} in ${delayMs} ms`);
     });
-    client.on('open', ({ resumed }) => {
-      logLine(this.ui.log, resumed ? 'session resumed' : 'new session');
+    client.on('open', ({ resumed, sessionId }) => {
+      logLine(this.ui.log, resumed ? 'session resumed' : `new session ${sessionId.slice(0, 8)}`);
       // A new session's node is where it starts, not where it moved to.
-      if (!resumed) this.sessionNode = null;
+      if (!resumed) this.node.newSession();
       if (!resumed && this.hadSession) this.rejoin();
       this.hadSession = true;
     });
@@ -140,15 +205,22 @@ export class ChatApp {
       this.offlineSince = null;
       this.debug.resumes.push({ replayedToServer, replayedFromServer, replayedToClient: null });
       logLine(this.ui.log, `replayed ${replayedToServer} to server, ${replayedFromServer} from it`);
-      this.notice(
-        `Session resumed after ${(offlineMs / 1000).toFixed(1)} s offline: ` +
-          `${plural(replayedToServer, 'message')} replayed to the server, ` +
-          `${replayedFromServer} from the server.`,
-      );
+      const replayed =
+        `${plural(replayedToServer, 'message')} replayed to the server, ` +
+        `${replayedFromServer} from the server.`;
+      if (this.recovering && this.debug.recovered === null) {
+        this.debug.recovered = true;
+        this.ui.recovered.hidden = false;
+        this.notice(`Session recovered after the page reload: ${replayed}`);
+        return;
+      }
+      this.notice(`Session resumed after ${(offlineMs / 1000).toFixed(1)} s offline: ${replayed}`);
     });
-    client.on('session-lost', ({ reason }) => {
+    client.on('session-lost', ({ reason, unconfirmedEvents }) => {
       this.offlineSince = null;
+      if (this.recovering && this.debug.recovered === null) this.debug.recovered = false;
       logLine(this.ui.log, `session lost: ${reason}`);
+      this.keepUnconfirmedPosts(unconfirmedEvents);
       this.notice(
         `The server could not resume the session (${reason}). Joined again with a new one; unsent messages are re-sent.`,
         'warn',
@@ -163,7 +235,43 @@ export class ChatApp {
       );
     });
     client.on('error', (error) => console.warn('[chat]', error));
-    client.on('message', (message) => this.onMessage(message));
+  }
+
+  private wireServerEvents(): void {
+    const { client } = this;
+    client.on('welcome', ({ id, rooms }) => {
+      this.selfId = id;
+      this.rooms = [...rooms];
+      this.showRooms();
+    });
+    client.on('posted', (message) => this.onChatMessage(message));
+    client.on('presence', ({ room, member }) => {
+      if (room !== this.room) return;
+      this.members.set(member.id, member);
+      this.showMembers();
+    });
+    client.on('left', ({ room, id }) => {
+      if (room !== this.room) return;
+      this.members.delete(id);
+      this.typing.remove(id);
+      this.showMembers();
+    });
+    client.on('rooms', ({ rooms }) => {
+      this.rooms = [...rooms];
+      this.showRooms();
+    });
+    client.on('typing', (notice) => {
+      this.debug.typing.push(notice);
+      if (notice.room === this.room) this.typing.add(notice);
+    });
+    client.on('link', ({ rttMs, probeIntervalMs, probeTimeoutMs, sessions }) => {
+      this.ui.rtt.textContent = rttMs === null ? 'RTT –' : `RTT ${rttMs.toFixed(1)} ms`;
+      this.ui.rtt.title = `Probe round-trip time measured by the server (probe every ${probeIntervalMs / 1000} s, timeout ${probeTimeoutMs / 1000} s)`;
+      this.ui.serverStats.textContent = `Server: ${plural(sessions.open, 'open session')}, ${sessions.suspended} suspended`;
+    });
+    client.on('resumed', (resumed) => this.onResumed(resumed));
+    client.on('node', (node) => this.node.announced(node));
+    client.on('rejected', (rejected) => this.onRejected(rejected));
   }
 
   private wireControls(): void {
@@ -172,8 +280,10 @@ export class ChatApp {
       const text = this.ui.text.value.trim();
       if (text === '') return;
       this.ui.text.value = '';
+      this.lastTypingSent = 0;
       this.say(text);
     });
+    this.ui.text.addEventListener('input', () => this.sendTyping());
     this.ui.cut.addEventListener('click', () => {
       if (this.link.isCut) {
         this.link.restore();
@@ -200,132 +310,101 @@ export class ChatApp {
       tick();
       countdown = setInterval(tick, 250);
     });
-    this.ui.restartNode.addEventListener('click', () => {
-      const node = this.sessionNode;
-      if (node === null) return;
-      this.client.send({ type: 'restart-node' });
-      logLine(this.ui.log, `asked node ${node.name} to restart`);
-      this.ui.restartNode.disabled = true;
-      this.ui.restartNode.textContent = `Restarting node ${node.name}…`;
-      // Enabled again by the next node announcement, or after a while if none comes.
-      if (this.restartTimer !== null) clearTimeout(this.restartTimer);
-      this.restartTimer = setTimeout(() => this.showNode(), 15_000);
-    });
     window.addEventListener('hashchange', () => {
       const room = location.hash.slice(1);
       if ((ROOMS as readonly string[]).includes(room)) this.switchRoom(room as RoomName);
     });
   }
 
-  private onMessage(message: ServerMessage): void {
-    switch (message.type) {
-      case 'welcome':
-        this.selfId = message.id;
-        this.rooms = [...message.rooms];
-        this.showRooms();
-        return;
-      case 'joined': {
-        const timeline = this.timelines.get(message.room)!;
-        for (const m of message.history) timeline.add(m);
-        if (message.room !== this.room) return;
-        this.members.clear();
-        for (const member of message.members) this.members.set(member.id, member);
-        this.showRoom();
-        return;
-      }
-      case 'message':
-        this.onChatMessage(message.message);
-        return;
-      case 'presence':
-        if (message.room !== this.room) return;
-        this.members.set(message.member.id, message.member);
-        this.showMembers();
-        return;
-      case 'left':
-        if (message.room !== this.room) return;
-        this.members.delete(message.id);
-        this.showMembers();
-        return;
-      case 'rooms':
-        this.rooms = [...message.rooms];
-        this.showRooms();
-        return;
-      case 'link': {
-        const { rttMs, probeIntervalMs, probeTimeoutMs, sessions } = message;
-        this.ui.rtt.textContent = rttMs === null ? 'RTT –' : `RTT ${rttMs.toFixed(1)} ms`;
-        this.ui.rtt.title = `Probe round-trip time measured by the server (probe every ${probeIntervalMs / 1000} s, timeout ${probeTimeoutMs / 1000} s)`;
-        this.ui.serverStats.textContent = `Server: ${plural(sessions.open, 'open session')}, ${sessions.suspended} suspended`;
-        return;
-      }
-      case 'resumed': {
-        const last = this.debug.resumes.at(-1);
-        if (last) last.replayedToClient = message.replayedToClient;
-        // Taken over from another node (the 'node' message that follows says where it
-        // moved), or back before the server noticed it was gone: nothing to add.
-        if (message.reason === 'moved' || message.reason === '') return;
-        const seconds = (message.suspendedMs / 1000).toFixed(1);
-        logLine(this.ui.log, `server: suspended ${seconds} s (${message.reason})`);
-        this.appendNotice(
-          ` The server had suspended the session for ${seconds} s (${message.reason}).`,
-        );
-        return;
-      }
-      case 'node':
-        this.onNode(message);
-        return;
-      case 'rejected': {
-        let matched = false;
-        for (const timeline of this.timelines.values()) {
-          const pending = timeline.pending.get(message.cid);
-          if (!pending) continue;
-          matched = true;
-          pending.failed = message.reason;
-          if (timeline.room === this.room) this.replacePending(pending);
-        }
-        // Not one of our posts (e.g. a room switch over the rate limit): still say so.
-        if (!matched) this.notice(`The server refused a message: ${message.reason}`, 'warn');
-        return;
-      }
+  /**
+   * Reload recovery: when the page goes away, the client stops (so nothing more is received
+   * or acknowledged behind the key's back) and its recovery key goes to sessionStorage; the
+   * next page of this tab takes the session up with it: what this page sent and the server
+   * had not acknowledged is delivered once, and nothing it already received comes again.
+   */
+  private wirePageLifecycle(): void {
+    window.addEventListener('pagehide', () => {
+      this.client.suspend();
+      const key = this.client.recoveryKey();
+      if (key !== null) saveRecovery(key);
+    });
+    // Back from the back/forward cache: this page goes on with its own client instead.
+    window.addEventListener('pageshow', (event) => {
+      if (!event.persisted) return;
+      dropRecovery();
+      this.client.connect();
+    });
+  }
+
+  /** Tells the room we are typing, at most every 2 s, and only while connected (volatile). */
+  private sendTyping(): void {
+    const now = Date.now();
+    if (this.ui.text.value.trim() === '' || now - this.lastTypingSent < TYPING_EVERY_MS) return;
+    if (this.client.emit('typing', { room: this.room }, { volatile: true })) {
+      this.lastTypingSent = now;
     }
   }
 
-  /** Cluster demo: the node serving this session, announced on open and on every resume. */
-  private onNode(node: NodeMessage): void {
-    const previous = this.sessionNode;
-    this.sessionNode = node;
-    this.debug.nodes.push({ name: node.name, id: node.id });
-    this.showNode();
-    if (previous === null || previous.id === node.id) return;
-    const to =
-      previous.name === node.name ? `the restarted node ${node.name}` : `node ${node.name}`;
-    const text = `Your session moved from node ${previous.name} to ${to}; nothing was lost.`;
-    this.debug.moves.push({ from: previous.name, to: node.name });
-    logLine(this.ui.log, `moved from node ${previous.name} to node ${node.name}`);
-    const { notice } = this.ui;
-    if (!notice.hidden && notice.dataset.kind === 'info') this.appendNotice(` ${text}`);
-    else this.notice(text);
+  private join(room: RoomName): void {
+    this.client.emitWithAck('join', { room }, { timeoutMs: JOIN_TIMEOUT_MS }).then(
+      (joined) => this.onJoined(joined),
+      (error: unknown) => {
+        if (error instanceof ProbeError) {
+          // Timed out: ask again. Session lost: rejoin() joins again. Closed: the page says so.
+          if (error.code === 'timeout' && room === this.room) this.join(room);
+          return;
+        }
+        const why = error instanceof RequestError ? error.message : String(error);
+        this.notice(`Could not join #${room}: ${why}`, 'warn');
+      },
+    );
   }
 
-  private showNode(): void {
-    const node = this.sessionNode;
-    const { node: badge, restartNode } = this.ui;
-    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
-    this.restartTimer = null;
-    if (node === null) return;
-    badge.hidden = false;
-    badge.textContent = `node ${node.name}`;
-    badge.dataset.node = node.name;
-    badge.dataset.nodeId = node.id;
-    badge.title = `Served by node ${node.name} (node id ${node.id})`;
-    restartNode.hidden = !node.restartable;
-    restartNode.disabled = false;
-    restartNode.textContent = 'Restart this node';
+  private onJoined({ room, history, members, rooms, you }: Joined): void {
+    this.selfId = you.id;
+    this.rooms = [...rooms];
+    const timeline = this.timelines.get(room)!;
+    for (const m of history) timeline.add(m);
+    if (room !== this.room) {
+      this.showRooms();
+      return;
+    }
+    this.members.clear();
+    for (const member of members) this.members.set(member.id, member);
+    this.showRoom();
+  }
+
+  private onResumed(message: Resumed): void {
+    const last = this.debug.resumes.at(-1);
+    if (last) last.replayedToClient = message.replayedToClient;
+    // Taken over from another node (the 'node' event that follows says where it moved), or
+    // back before the server noticed it was gone: nothing to add.
+    if (message.reason === 'moved' || message.reason === '') return;
+    const seconds = (message.suspendedMs / 1000).toFixed(1);
+    logLine(this.ui.log, `server: suspended ${seconds} s (${message.reason})`);
+    this.appendNotice(
+      ` The server had suspended the session for ${seconds} s (${message.reason}).`,
+    );
+  }
+
+  private onRejected({ cid, reason }: Rejected): void {
+    let matched = false;
+    for (const timeline of this.timelines.values()) {
+      const pending = timeline.pending.get(cid);
+      if (!pending) continue;
+      matched = true;
+      pending.failed = reason;
+      if (timeline.room === this.room) this.replacePending(pending);
+    }
+    // Not one of our posts: still say so.
+    if (!matched) this.notice(`The server refused a message: ${reason}`, 'warn');
   }
 
   private onChatMessage(message: ChatMessage): void {
     const timeline = this.timelines.get(message.room)!;
     const result = timeline.add(message);
     if (message.room !== this.room) return;
+    this.typing.remove(message.from);
     const stick = this.atBottom() || message.from === this.selfId;
     if (result.replaces !== null) {
       this.pendingEls.get(result.replaces)?.remove();
@@ -354,17 +433,36 @@ export class ChatApp {
     const pending: PendingMessage = { room: this.room, cid: randomId(), text, ts: Date.now() };
     const timeline = this.timelines.get(this.room)!;
     timeline.addPending(pending);
-    try {
-      this.client.send({ type: 'say', room: pending.room, cid: pending.cid, text });
-    } catch (error) {
-      pending.failed = error instanceof ProbeError ? error.code : 'error';
-    }
+    this.post(pending);
     this.ui.messages.querySelector('.empty')?.remove();
     const element = pendingEl(pending, this.nick);
     this.ui.messages.append(element);
     this.pendingEls.set(pending.cid, element);
     this.scrollToBottom();
     this.showQueue();
+  }
+
+  private post(pending: PendingMessage): void {
+    try {
+      this.client.emit('post', { room: pending.room, cid: pending.cid, text: pending.text });
+    } catch (error) {
+      pending.failed = error instanceof ProbeError ? error.code : 'error';
+    }
+  }
+
+  /**
+   * Posts a lost session never confirmed, pending again: the posts of a page before a reload
+   * whose session could not be recovered (this page never showed them). The server stores a
+   * post it already has (same author key and id) once.
+   */
+  private keepUnconfirmedPosts(events: readonly { event: string; payload: unknown }[]): void {
+    for (const { event, payload } of events) {
+      const post = event === 'post' ? parsePost(payload) : '';
+      if (typeof post === 'string') continue;
+      const timeline = this.timelines.get(post.room)!;
+      if (timeline.pending.has(post.cid)) continue;
+      timeline.addPending({ ...post, ts: Date.now() });
+    }
   }
 
   /**
@@ -378,12 +476,14 @@ export class ChatApp {
     this.showRoom();
     for (const timeline of this.timelines.values()) {
       const waiting = [...timeline.pending.values()].filter((m) => m.failed === undefined);
-      if (waiting.length === 0) continue;
-      this.client.send({ type: 'join', room: timeline.room });
-      for (const m of waiting)
-        this.client.send({ type: 'say', room: m.room, cid: m.cid, text: m.text });
+      if (waiting.length === 0 || timeline.room === this.room) continue;
+      this.join(timeline.room);
+      for (const m of waiting) this.post(m);
     }
-    this.client.send({ type: 'join', room: this.room });
+    this.join(this.room);
+    for (const m of this.timelines.get(this.room)!.pending.values()) {
+      if (m.failed === undefined) this.post(m);
+    }
   }
 
   private switchRoom(room: RoomName): void {
@@ -391,10 +491,10 @@ export class ChatApp {
     this.room = room;
     if (location.hash !== `#${room}`) history.replaceState(null, '', `#${room}`);
     this.members.clear();
-    this.client.send({ type: 'join', room });
+    this.typing.clear();
+    this.join(room);
     this.showRoom();
   }
-
   private showRoom(): void {
     const timeline = this.timelines.get(this.room)!;
     this.ui.roomTitle.textContent = `#${this.room}`;

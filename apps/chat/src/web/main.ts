@@ -1,6 +1,7 @@
-import { ROOMS, type RoomName } from '../shared/messages.js';
 import { cleanNick } from '../shared/names.js';
+import { ROOMS, type RoomName } from '../shared/schema.js';
 import { ChatApp } from './chat-app.js';
+import { rememberNick, takeRecovery } from './tab-state.js';
 import { byId } from './view.js';
 
 const NICK_KEY = 'probe-chat:nick';
@@ -16,12 +17,13 @@ function roomFromHash(): RoomName {
   return (ROOMS as readonly string[]).includes(room) ? (room as RoomName) : 'general';
 }
 
-function start(nick: string): void {
+function start(nick: string, recover: string | null = null): void {
   byId('join').hidden = true;
   byId('app').hidden = false;
   const room = roomFromHash();
   if (location.hash !== `#${room}`) history.replaceState(null, '', `#${room}`);
-  new ChatApp(probeUrl(), nick, room);
+  rememberNick(nick);
+  new ChatApp({ url: probeUrl(), nick, room, recover });
   byId<HTMLInputElement>('text').focus();
 }
 
@@ -41,9 +43,14 @@ form.addEventListener('submit', (event) => {
   start(nick);
 });
 
+// A reload: the previous page of this tab left its session's recovery key; take the session
+// up again with the nickname it has (used once: the key is removed as it is read).
+const recovery = takeRecovery();
 // `?nick=ada` skips the form (handy for opening several tabs).
 const fromQuery = new URLSearchParams(location.search).get('nick');
-if (fromQuery) {
+if (recovery) {
+  start(recovery.nick, recovery.key);
+} else if (fromQuery) {
   try {
     start(cleanNick(fromQuery));
   } catch {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAuthorKey, isCid } from '../shared/messages.js';
+import { isAuthorKey, isCid } from '../shared/validate.js';
 import { randomId } from './random-id.js';
 
 describe('randomId', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from '../shared/messages.js';
+import type { ChatMessage } from '../shared/schema.js';
 import { Timeline } from './timeline.js';
 
 const msg = (seq: number, cid = `c${seq}`): ChatMessage => ({

@@ -1,4 +1,4 @@
-import type { ChatMessage, RoomName } from '../shared/messages.js';
+import type { ChatMessage, RoomName } from '../shared/schema.js';
 
 /** A message this tab sent that the server has not echoed back yet. */
 export interface PendingMessage {

@@ -1,4 +1,4 @@
-import type { ChatMessage, Member, RoomName, RoomSummary } from '../shared/messages.js';
+import type { ChatMessage, Member, RoomName, RoomSummary } from '../shared/schema.js';
 import type { PendingMessage } from './timeline.js';
 
 /** Looks up an element the page must have. */
