@@ -12,6 +12,11 @@ let recording = false;
 let latencies = new Float64Array(1 << 16);
 let recorded = 0;
 let waiter: (() => void) | null = null;
+/** Members whose connection went down (they do not reconnect), by reason. */
+const down: Record<string, number> = {};
+const noteDown = (reason: string) => {
+  down[reason] = (down[reason] ?? 0) + 1;
+};
 
 function onMessage(data: unknown): void {
   const now = monoNow();
@@ -49,7 +54,11 @@ serve(
           if (performance.now() > deadline) throw new Error('connect phase timed out');
           next++;
           for (let attempt = 1; ; attempt++) {
-            const client = connect(args.url, { reconnect: false }, { onMessage });
+            const client = connect(
+              args.url,
+              { reconnect: false },
+              { onMessage, onClosed: (reason) => noteDown(`closed: ${reason}`) },
+            );
             try {
               await withTimeout(client.opened, 15_000, 'client open');
               clients.push(client);
@@ -66,7 +75,7 @@ serve(
       return { connected: clients.length };
     },
     counters() {
-      return { received };
+      return { received, down };
     },
     /**
      * Resolves once `total` deliveries arrived since this process started, or when nothing
@@ -95,7 +104,7 @@ serve(
           waiter = check;
         });
       }
-      return { received };
+      return { received, down };
     },
     /** Starts or stops recording latencies. */
     record(args: { on: boolean }) {

@@ -32,6 +32,8 @@ export interface RoomResult {
   /** Closed loop (warm-up included): broadcasts × members − deliveries received. */
   missingLoop: number;
   paced: Paced[];
+  /** Members that lost their connection during the run (they do not reconnect), by reason. */
+  down: Record<string, number>;
 }
 
 async function roomOnce(system: SystemName, config: BenchConfig): Promise<RoomResult> {
@@ -76,16 +78,21 @@ async function roomOnce(system: SystemName, config: BenchConfig): Promise<RoomRe
     // Every delivery of every broadcast so far arrived, or nothing more for stallMs: the next
     // phase starts without a backlog.
     const sentSoFar = { count: 0 };
+    /** Members that lost their connection (members do not reconnect), by reason. */
+    const down: Record<string, number> = {};
     const drain = async () => {
       const got = await Promise.all(
         procs.map((p, i) =>
-          p.call<{ received: number }>(
+          p.call<{ received: number; down: Record<string, number> }>(
             'expect',
             { total: shares[i]! * sentSoFar.count, stallMs: c.stallMs, timeoutMs: 20_000 },
             25_000,
           ),
         ),
       );
+      for (const key of Object.keys(down)) delete down[key];
+      for (const g of got)
+        for (const [why, n] of Object.entries(g.down)) down[why] = (down[why] ?? 0) + n;
       return sentSoFar.count * c.members - got.reduce((sum, g) => sum + g.received, 0);
     };
 
@@ -162,7 +169,7 @@ async function roomOnce(system: SystemName, config: BenchConfig): Promise<RoomRe
         maxLateMs: Math.max(...calls.map((p) => p.maxLateMs)),
       });
     }
-    return { rate: (measured.deliveries * 1000) / measured.ms, missingLoop, paced };
+    return { rate: (measured.deliveries * 1000) / measured.ms, missingLoop, paced, down };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await Promise.all(nodes.map((n) => n.stop()));
@@ -215,9 +222,18 @@ export async function runRoomBroadcast(
           `max ${p.max.toFixed(1)} ms, ${p.missing} missing, latest call ${p.maxLateMs.toFixed(1)} ms late`
         );
       });
+      const downs = Object.entries(r.down).map(([why, n]) => `${n} × ${why}`);
+      if (downs.length > 0) {
+        note(
+          missingLoop,
+          system,
+          `run ${rep + 1}: members disconnected (not reconnecting): ${downs.join(', ')}`,
+        );
+      }
       log(
         `  room-broadcast #${rep + 1} ${system}: ${Math.round(r.rate)} deliveries/s closed loop ` +
           `(${r.missingLoop} missing); ${parts.join('; ')}; ` +
+          `members down: ${downs.join(', ') || 'none'}; ` +
           `${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
     }

@@ -1,4 +1,5 @@
 import { ProtocolError } from './errors.js';
+import { decodeUtf8, encodeUtf8Into } from './utf8.js';
 
 // The MessagePack codec of browser and React Native builds: only what Probe's data model needs
 // (PROTOCOL.md section 2), a fraction of msgpackr's size. It writes exactly the bytes msgpackr
@@ -15,7 +16,11 @@ let out: Uint8Array;
 let view: DataView;
 let at: number;
 
-const encoder = new TextEncoder();
+// Runtimes without TextEncoder / TextDecoder (older React Native engines) use utf8.ts.
+const encoder =
+  typeof TextEncoder === 'function' && 'encodeInto' in TextEncoder.prototype
+    ? new TextEncoder()
+    : null;
 const dateToJSON = Date.prototype.toJSON;
 const TypedArray = Object.getPrototypeOf(Uint8Array.prototype).constructor;
 /** The classes msgpackr hands to its built-in extensions, in the order it tries them. */
@@ -81,7 +86,8 @@ function writeString(value: string): void {
   const guess = length < 0x20 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
   room(length * 3 + 5);
   // Lone surrogates become U+FFFD, as msgpackr writes them too.
-  const bytes = encoder.encodeInto(value, out.subarray(at + guess)).written;
+  const target = out.subarray(at + guess);
+  const bytes = encoder ? encoder.encodeInto(value, target).written : encodeUtf8Into(value, target);
   const size = bytes < 0x20 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5;
   if (size > guess) out.copyWithin(at + size, at + guess, at + guess + bytes);
   if (size === 1) out[at++] = 0xa0 | bytes;
@@ -242,8 +248,8 @@ let budget: number;
 // msgpackr decodes strings of up to 64 bytes in JavaScript (keeping a byte order mark) and
 // longer ones with a TextDecoder (which drops a leading one); both replace invalid UTF-8 as the
 // Encoding standard says.
-const decoder = new TextDecoder();
-const shortDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : null;
+const shortDecoder = decoder && new TextDecoder('utf-8', { ignoreBOM: true });
 
 const END = 'Unexpected end of MessagePack data';
 
@@ -267,7 +273,10 @@ function uint(width: number): number {
 
 function readString(length: number): string {
   const start = take(length);
-  return (length > 64 ? decoder : shortDecoder).decode(src.subarray(start, pos));
+  const bytes = src.subarray(start, pos);
+  const short = length <= 64;
+  if (decoder === null) return decodeUtf8(bytes, short);
+  return (short ? (shortDecoder as TextDecoder) : decoder).decode(bytes);
 }
 
 function readArray(length: number): unknown[] {
