@@ -16,16 +16,19 @@ import { build } from 'esbuild';
  * 12 KB of it) for msgpack-lean.ts, an encoder and decoder of only Probe's data model that writes
  * the same bytes (packages/protocol/docs/browser-codec.md). What it holds: the client, the parts
  * of the protocol it uses (client-side frame validation, the exactly-once core, close codes),
- * that codec, eventemitter3 and isomorphic-ws's browser shim.
+ * that codec, eventemitter3 and isomorphic-ws's browser shim. +484 B (12,178 B) for the codec's
+ * own UTF-8 (utf8.ts), used where TextEncoder/TextDecoder are missing (older React Native
+ * engines), so the same build serves browsers and React Native.
  */
-const TOTAL_BUDGET = 12_045;
+const TOTAL_BUDGET = 12_545;
 /** Probe's own code (client + protocol, dependencies left out), min+gzip: the product target. */
 // The product target is 4,096 B. The own code now counts the MessagePack codec too (about 2 KB,
 // msgpack-lean.ts, which replaced the msgpackr dependency in browsers); without it the client
 // and protocol measure what they did before, and the remaining bytes are behaviour the client
 // keeps (see packages/client/README.md, "Bundle size"). The budget holds the line at today's
-// size (10,496 B, es2022) + 3 % so it cannot grow unnoticed while the gap is worked down.
-const OWN_BUDGET = 10_811;
+// size (10,988 B, es2022, with the UTF-8 fallback) + 3 % so it cannot grow unnoticed while the
+// gap is worked down.
+const OWN_BUDGET = 11_318;
 const OWN_TARGET = 4 * 1024;
 
 /** Probe's runtime dependencies: left out to measure Probe's own code (msgpackr is only in the
