@@ -34,10 +34,11 @@ const semver = createRequire(realpathSync(join(root, 'node_modules/@changesets/c
 const BUMPS = ['patch', 'minor', 'major'];
 /**
  * Everything a published tarball may hold besides package.json (dist/browser.*: the browser and
- * React Native build of @probe/protocol; docs/: its design notes).
+ * React Native build of @probe/protocol; dist/conformance.js: its exchange runner for the
+ * probe-conformance command; docs/: its design notes).
  */
 const ALLOWED =
-  /^(dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?|dist\/browser\.(js|cjs)(\.map)?|docs\/[a-z-]+\.md|README\.md|PROTOCOL\.md|LICENSE|CHANGELOG\.md|vectors\/(frames|exchanges)\.json|vectors\/README\.md|bin\/probe-conformance\.mjs)$/;
+  /^(dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?|dist\/browser\.(js|cjs)(\.map)?|dist\/conformance\.js(\.map)?|docs\/[a-z-]+\.md|README\.md|PROTOCOL\.md|LICENSE|CHANGELOG\.md|vectors\/(frames|exchanges)\.json|vectors\/README\.md|bin\/probe-conformance\.mjs)$/;
 const REQUIRED = [
   'package.json',
   'README.md',

@@ -12,6 +12,15 @@ const lean = fileURLToPath(new URL('./src/msgpack-lean.ts', import.meta.url));
  */
 export default defineConfig([
   { ...(shared as Options), clean: false },
+  // The exchange runner for bin/probe-conformance.mjs (Node only, ESM, no declarations).
+  {
+    ...(shared as Options),
+    entry: { conformance: 'src/conformance/index.ts' },
+    format: ['esm'],
+    platform: 'node',
+    dts: false,
+    clean: false,
+  },
   {
     ...(shared as Options),
     entry: { browser: 'src/index.ts' },

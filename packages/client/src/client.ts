@@ -60,6 +60,13 @@ export interface SendOptions {
 /** Answers one of the server's requests; what it returns (or resolves with) is the reply. */
 export type ClientRequestHandler<P = never, R = unknown> = (payload: P) => R | Promise<R>;
 
+/** EventEmitter's own emit: the client's events reach its listeners through this. */
+const emitOwn = EventEmitter.prototype.emit as (
+  this: object,
+  event: string | symbol,
+  ...args: unknown[]
+) => boolean;
+
 // The client's base class, with `emit` left out: a client's `emit` sends a named event to the
 // server (as Socket.IO's does); its own events go through `#emit`.
 const Emitter = EventEmitter as unknown as new <E extends EventMap<E>>() => Listeners<E>;
@@ -443,23 +450,10 @@ export class ProbeClient<
   /** Hands a message to the application: a reply, a request, a named event or plain data. */
   #deliver(frame: MessageFrame): void {
     const { call, event = null, data } = frame;
-    if (call == null) {
-      if (event === null) this.#emit('message', data as In);
-      else this.#emitNamed(event, data);
-    } else if (frame.reply != null) this.#calls.replied(call, frame.reply, data);
+    // Plain data is 'message'; a named event goes to the listeners of its name.
+    if (call == null) this.#guarded(event ?? 'message', [data]);
+    else if (frame.reply != null) this.#calls.replied(call, frame.reply, data);
     else this.#calls.answer(event, call, data);
-  }
-
-  #emitNamed(event: string, payload: unknown): void {
-    try {
-      (EventEmitter.prototype.emit as (e: string, p: unknown) => boolean).call(
-        this,
-        event,
-        payload,
-      );
-    } catch (error) {
-      this.#report(error);
-    }
   }
 
   #onWelcome(welcome: WelcomeFrame): void {
@@ -602,12 +596,12 @@ export class ProbeClient<
     event: E,
     ...args: EventEmitter.EventArgs<ClientEvents<In, Out>, E>
   ): void {
+    this.#guarded(event, args);
+  }
+
+  #guarded(event: string | symbol, args: readonly unknown[]): void {
     try {
-      (EventEmitter.prototype.emit as (e: E, ...a: unknown[]) => boolean).call(
-        this,
-        event,
-        ...args,
-      );
+      emitOwn.call(this, event, ...args);
     } catch (error) {
       this.#report(error);
     }
@@ -615,14 +609,7 @@ export class ProbeClient<
 
   #report(error: unknown): void {
     try {
-      if (
-        (EventEmitter.prototype.emit as (e: string, x: unknown) => boolean).call(
-          this,
-          'error',
-          error,
-        )
-      )
-        return;
+      if (emitOwn.call(this, 'error', error)) return;
     } catch (thrown) {
       // Logged, not reported again: an 'error' handler that throws would loop.
       error = thrown;

@@ -11,14 +11,8 @@ const CONNECTION = Symbol('probe.connection');
 class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket & { _socket?: Duplex | null }) {}
 
-  /** Set between cork() and uncork(): frames of one event-loop turn leave in one write. */
-  #corked = false;
-
   send(data: Uint8Array): void {
-    // A lone frame (a probe, mostly) is written as one buffer; a burst under cork goes through
-    // ws, whose writes the cork turns into one writev (measured: writing each frame of a burst
-    // as its own buffer halved echo throughput).
-    if (this.#corked || !writeFrame(this.ws, data)) this.ws.send(data);
+    if (!writeFrame(this.ws, data)) this.ws.send(data);
   }
 
   close(code: number, reason: string): void {
@@ -31,12 +25,10 @@ class WsTransport implements Transport {
 
   // `ws` exposes no batching API; corking its TCP socket makes its frame writes one writev.
   cork(): void {
-    this.#corked = true;
     this.ws._socket?.cork();
   }
 
   uncork(): void {
-    this.#corked = false;
     this.ws._socket?.uncork();
   }
 }

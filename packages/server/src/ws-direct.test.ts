@@ -49,9 +49,14 @@ describe('writeFrame', () => {
     client.terminate();
   });
 
-  it('leaves large payloads and closing sockets to ws', async () => {
+  it('leaves large payloads, a corked burst and closing sockets to ws', async () => {
     const { server, client } = await pair();
     expect(writeFrame(server, new Uint8Array(DIRECT_MAX_BYTES + 1))).toBe(false);
+    const socket = (server as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    expect(writeFrame(server, new Uint8Array(3))).toBe(false);
+    socket.uncork();
+    expect(writeFrame(server, new Uint8Array(3))).toBe(true);
     server.close(1000, 'bye');
     expect(writeFrame(server, new Uint8Array(3))).toBe(false);
     client.terminate();

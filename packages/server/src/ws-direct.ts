@@ -22,9 +22,9 @@ export const DIRECT_MAX_BYTES = Buffer.poolSize / 2 - 5;
  * Writes `data` as one unmasked binary WebSocket frame (FIN set) straight to the socket, as a
  * single buffer: `ws` would write its 2-byte header and the payload as two chunks (a cork, a
  * `writev` and an uncork per frame), which is most of what an idle server spends per probe.
- * Only when `ws` would itself write at once: the socket is open, its sender idle (no
- * compression, nothing queued), and the payload small; returns false otherwise, and the
- * caller sends through `ws`.
+ * Only for a lone frame that `ws` would itself write at once: the socket is open and not
+ * corked, its sender idle (no compression, nothing queued), and the payload small; returns
+ * false otherwise, and the caller sends through `ws`.
  */
 export function writeFrame(ws: WebSocket, data: Uint8Array): boolean {
   const socket = ws as unknown as WsInternals;
@@ -36,6 +36,9 @@ export function writeFrame(ws: WebSocket, data: Uint8Array): boolean {
     socket.readyState !== OPEN ||
     !stream ||
     !sender ||
+    // Corked: a burst of one event-loop turn, which ws's writes under the cork make one writev
+    // (writing each frame of a burst as its own buffer measured half the echo throughput).
+    stream.writableCorked > 0 ||
     sender._state !== SENDER_IDLE ||
     sender._deflating === true ||
     (sender._queue?.length ?? 0) > 0
