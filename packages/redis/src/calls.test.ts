@@ -39,8 +39,9 @@ function client(c: TestCluster): AnyClient {
 
 describe('requests and named events with a shared store', () => {
   it('a deploy moves the session to another node: every request answered once, every event once', async () => {
-    cluster = await startCluster(2);
+    cluster = await startCluster(2, { sessionTtlMs: 2000 }, { endedTtlMs: 300 });
     const c = cluster;
+    const baseline = await c.redis.dbsize();
     const [a, b] = c.nodes as [TestNode, TestNode];
     const runs = new Map<number, number>();
     answerOn(c.nodes, runs);
@@ -68,6 +69,20 @@ describe('requests and named events with a shared store', () => {
     await waitFor(() => acks.length === 60, { timeoutMs: 5000 });
     expect(acks).toEqual(Array.from({ length: 60 }, (_, i) => `line ${i + 1}`));
     expect(b.sessions.filter((s) => s.moved)).toHaveLength(1);
+    // Ended cleanly, the session leaves nothing behind but its resume counter, which expires
+    // with its one-minute window: every other key is gone (node liveness keys aside).
+    expect(await c.redis.dbsize()).toBeGreaterThan(baseline);
+    user.close();
+    const left = async () =>
+      ((await c.redis.command('KEYS', '*')) as string[]).filter(
+        (k) => !k.startsWith('probe:node:'),
+      );
+    await waitFor(async () => (await left()).length === 1, { timeoutMs: 8000 });
+    const [counter] = await left();
+    expect(counter).toMatch(/^probe:\{.+\}:r$/);
+    const ttl = Number(await c.redis.command('PTTL', counter!));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
   it('a broadcast event reaches room members on every node once, in order', async () => {
