@@ -33,13 +33,16 @@ export const GARBAGE_KINDS: readonly GarbageKind[] = [
   'oversize',
 ];
 
-/** Elements each frame type must have, type included (PROBE_ANSWER may have 2 or 3). */
+/**
+ * Elements each frame type may have, type included (PROBE_ANSWER 2 or 3; MESSAGE 3 to 6: a named
+ * event, a request and a reply add trailing fields).
+ */
 const ARITY: Record<number, readonly number[]> = {
   1: [4],
   2: [10],
   3: [2],
   4: [2, 3],
-  5: [3],
+  5: [3, 4, 5, 6],
   6: [2],
   7: [3],
 };
